@@ -1,0 +1,389 @@
+//! The error type of every download, and the stable kinds it maps to.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Detail that the Tallyfy API sent with an error status.
+///
+/// The API answers errors with JSON such as
+/// `{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`
+/// and sometimes an `X-Request-Id` header. Every field is optional because a
+/// proxy or a storage host may answer with HTML or an empty body instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiErrorDetail {
+    /// The HTTP status code, such as 404.
+    pub status: u16,
+    /// The API's machine-readable `code`, such as `RESOURCE_NOT_FOUND`.
+    pub code: Option<String>,
+    /// The API's human-readable `message`.
+    pub message: Option<String>,
+    /// The `X-Request-Id` response header, to quote to Tallyfy support.
+    pub request_id: Option<String>,
+}
+
+impl ApiErrorDetail {
+    /// Formats the code and message for an error message, or an empty string.
+    fn summary(&self) -> String {
+        let mut out = String::new();
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) => out.push_str(&format!(" ({code}: {message})")),
+            (Some(code), None) => out.push_str(&format!(" ({code})")),
+            (None, Some(message)) => out.push_str(&format!(" ({message})")),
+            (None, None) => {}
+        }
+        if let Some(id) = &self.request_id {
+            out.push_str(&format!(" [request id {id}]"));
+        }
+        out
+    }
+}
+
+/// The broad class of an [`Error`], stable across releases.
+///
+/// The C API returns these as `tallyfy_status` codes, so the numbers are part
+/// of the ABI: a value is never reused for another meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A caller-supplied value was rejected before any request was sent.
+    InvalidArgument = 1,
+    /// The server answered 401: the access token is missing, invalid or expired.
+    Unauthorized = 2,
+    /// The server answered 403: the token has no access to this file.
+    Forbidden = 3,
+    /// The server answered 404: no such file in this organization.
+    NotFound = 4,
+    /// The server answered 429: too many requests.
+    RateLimited = 5,
+    /// The server answered another non-success status.
+    HttpStatus = 6,
+    /// A connect, stall or overall timeout expired.
+    Timeout = 7,
+    /// The host name did not resolve, or the connection failed or was reset.
+    Connection = 8,
+    /// The TLS handshake or certificate verification failed.
+    Tls = 9,
+    /// The connection ended before the whole body arrived.
+    Truncated = 10,
+    /// The body is larger than the configured maximum size.
+    TooLarge = 11,
+    /// The body does not fit in the caller's buffer.
+    BufferTooSmall = 12,
+    /// The destination file already exists and the caller asked not to replace it.
+    DestinationExists = 13,
+    /// A local file-system operation failed.
+    Io = 14,
+    /// The progress callback asked to stop the download.
+    AbortedByCallback = 15,
+    /// A redirect was refused (downgrade to http, bad location, or too many).
+    RedirectRefused = 16,
+    /// The caller's writer or write callback failed or took fewer bytes than offered.
+    Write = 17,
+    /// The server sent a response that is not valid HTTP.
+    Protocol = 18,
+}
+
+/// Every way a download can fail.
+///
+/// Messages say what failed, for which file ID and what to do next. They never
+/// contain the access token: server-sent text is scrubbed of it before it is
+/// stored here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller-supplied value was rejected before any request was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The server answered 401.
+    #[error(
+        "download of file '{file_id}' failed: the server answered 401 Unauthorized{}; check that the access token is valid and not expired",
+        .detail.summary()
+    )]
+    Unauthorized {
+        /// The file being downloaded.
+        file_id: String,
+        /// What the API said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The server answered 403.
+    #[error(
+        "download of file '{file_id}' failed: the server answered 403 Forbidden{}; check that the token's user can see this file in this organization",
+        .detail.summary()
+    )]
+    Forbidden {
+        /// The file being downloaded.
+        file_id: String,
+        /// What the API said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The server answered 404.
+    #[error(
+        "download of file '{file_id}' failed: the server answered 404 Not Found{}; check the file ID and the organization ID",
+        .detail.summary()
+    )]
+    NotFound {
+        /// The file being downloaded.
+        file_id: String,
+        /// What the API said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The server answered 429.
+    #[error(
+        "download of file '{file_id}' failed: the server answered 429 Too Many Requests{}; retry after {}",
+        .detail.summary(),
+        retry_after_text(.retry_after)
+    )]
+    RateLimited {
+        /// The file being downloaded.
+        file_id: String,
+        /// The wait that `Retry-After` asked for, when it was sent and valid.
+        retry_after: Option<Duration>,
+        /// What the API said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The server answered another non-success status.
+    #[error(
+        "download of file '{file_id}' failed: the server answered HTTP {}{}",
+        .detail.status,
+        .detail.summary()
+    )]
+    HttpStatus {
+        /// The file being downloaded.
+        file_id: String,
+        /// The status and what the API said.
+        detail: ApiErrorDetail,
+    },
+
+    /// A connect, stall or overall timeout expired.
+    #[error("download of file '{file_id}' failed: {what} timed out; check the network or raise the timeout")]
+    Timeout {
+        /// The file being downloaded.
+        file_id: String,
+        /// Which timeout expired, such as "connecting" or "waiting for data".
+        what: String,
+    },
+
+    /// The host name did not resolve, or the connection failed or was reset.
+    #[error("download of file '{file_id}' failed: {message}; check the base URL, proxy and network")]
+    Connection {
+        /// The file being downloaded.
+        file_id: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The TLS handshake or certificate verification failed.
+    #[error("download of file '{file_id}' failed: TLS error: {message}; check the server certificate or the CA settings")]
+    Tls {
+        /// The file being downloaded.
+        file_id: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The connection ended before the whole body arrived.
+    #[error(
+        "download of file '{file_id}' failed: the connection ended after {received} bytes{}; retry the download",
+        expected_text(.expected)
+    )]
+    Truncated {
+        /// The file being downloaded.
+        file_id: String,
+        /// The size the server declared in `Content-Length`, when it did.
+        expected: Option<u64>,
+        /// How many body bytes arrived.
+        received: u64,
+    },
+
+    /// The body is larger than the configured maximum size.
+    #[error(
+        "download of file '{file_id}' failed: the file is larger than the maximum of {limit} bytes{}; raise the maximum size",
+        size_text(.size)
+    )]
+    TooLarge {
+        /// The file being downloaded.
+        file_id: String,
+        /// The maximum size in bytes.
+        limit: u64,
+        /// The size the server declared, when it did.
+        size: Option<u64>,
+    },
+
+    /// The body does not fit in the caller's buffer.
+    #[error(
+        "download of file '{file_id}' failed: the file does not fit in a buffer of {capacity} bytes{}; pass a larger buffer",
+        needed_text(.needed)
+    )]
+    BufferTooSmall {
+        /// The file being downloaded.
+        file_id: String,
+        /// The buffer's size in bytes.
+        capacity: u64,
+        /// The size the server declared, when it did.
+        needed: Option<u64>,
+    },
+
+    /// The destination already exists and the caller asked not to replace it.
+    #[error("destination '{}' already exists; choose another path or allow replacing it", .path.display())]
+    DestinationExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+
+    /// A local file-system operation failed.
+    #[error("{action} '{}' failed: {source}", .path.display())]
+    Io {
+        /// What the library was doing, such as "creating a temporary file in".
+        action: &'static str,
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The progress callback asked to stop the download.
+    #[error("download of file '{file_id}' was stopped by the progress callback")]
+    AbortedByCallback {
+        /// The file being downloaded.
+        file_id: String,
+    },
+
+    /// A redirect was refused.
+    #[error("download of file '{file_id}' failed: redirect refused: {reason}")]
+    RedirectRefused {
+        /// The file being downloaded.
+        file_id: String,
+        /// Why the redirect was refused.
+        reason: String,
+    },
+
+    /// The caller's writer failed or took fewer bytes than offered.
+    #[error("download of file '{file_id}' failed: the destination writer failed: {source}")]
+    Write {
+        /// The file being downloaded.
+        file_id: String,
+        /// The writer's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The server sent a response that is not valid HTTP.
+    #[error("download of file '{file_id}' failed: invalid HTTP response: {message}")]
+    Protocol {
+        /// The file being downloaded.
+        file_id: String,
+        /// What was wrong with the response.
+        message: String,
+    },
+}
+
+fn retry_after_text(value: &Option<Duration>) -> String {
+    match value {
+        Some(wait) => format!("{} seconds", wait.as_secs()),
+        None => "a while".to_string(),
+    }
+}
+
+fn expected_text(value: &Option<u64>) -> String {
+    match value {
+        Some(expected) => format!(" of {expected}"),
+        None => String::new(),
+    }
+}
+
+fn size_text(value: &Option<u64>) -> String {
+    match value {
+        Some(size) => format!(" (it is {size} bytes)"),
+        None => String::new(),
+    }
+}
+
+fn needed_text(value: &Option<u64>) -> String {
+    match value {
+        Some(needed) => format!(" ({needed} bytes needed)"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// Returns the stable kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::HttpStatus { .. } => ErrorKind::HttpStatus,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Tls { .. } => ErrorKind::Tls,
+            Error::Truncated { .. } => ErrorKind::Truncated,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::BufferTooSmall { .. } => ErrorKind::BufferTooSmall,
+            Error::DestinationExists { .. } => ErrorKind::DestinationExists,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::AbortedByCallback { .. } => ErrorKind::AbortedByCallback,
+            Error::RedirectRefused { .. } => ErrorKind::RedirectRefused,
+            Error::Write { .. } => ErrorKind::Write,
+            Error::Protocol { .. } => ErrorKind::Protocol,
+        }
+    }
+
+    /// Returns what the API sent with an error status, for the status kinds.
+    pub fn api_detail(&self) -> Option<&ApiErrorDetail> {
+        match self {
+            Error::Unauthorized { detail, .. }
+            | Error::Forbidden { detail, .. }
+            | Error::NotFound { detail, .. }
+            | Error::RateLimited { detail, .. }
+            | Error::HttpStatus { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// Returns the HTTP status of an error response, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.api_detail().map(|detail| detail.status)
+    }
+
+    /// Returns the operating system's error number, for local I/O and writer errors.
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } | Error::Write { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// Returns the size the server declared, for a buffer that was too small.
+    pub fn needed_size(&self) -> Option<u64> {
+        match self {
+            Error::BufferTooSmall { needed, .. } => *needed,
+            _ => None,
+        }
+    }
+
+    /// Returns true when the error may go away if the same download is tried again.
+    ///
+    /// Rate limiting, 502, 503 and 504 statuses, timeouts, failed connections
+    /// and truncated bodies are transient. Other statuses, TLS failures, invalid
+    /// arguments and local I/O errors are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::RateLimited { .. }
+            | Error::Timeout { .. }
+            | Error::Connection { .. }
+            | Error::Truncated { .. } => true,
+            Error::HttpStatus { detail, .. } => matches!(detail.status, 502..=504),
+            _ => false,
+        }
+    }
+}
