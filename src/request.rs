@@ -37,6 +37,8 @@ pub enum NameConflict {
     Fail,
     /// Save as `name (1).ext`, `name (2).ext` and so on.
     Unique,
+    /// Replace the existing file atomically once the whole body has arrived.
+    Replace,
 }
 
 /// A progress callback: bytes received so far, and the total when known.
@@ -153,7 +155,7 @@ impl<'a> Download<'a> {
     ///
     /// The name comes from `Content-Disposition` and is made safe with
     /// [`crate::sanitize_file_name`]. The file appears only once complete, and
-    /// an existing file is never replaced.
+    /// an existing file is replaced only with [`NameConflict::Replace`].
     ///
     /// # Errors
     ///

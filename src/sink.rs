@@ -268,8 +268,12 @@ impl Sink for FolderSink {
             let target = self.folder.join(&name);
 
             // persist_noclobber links the file under its final name only when
-            // that name is free, so no existing file is ever replaced.
-            match temp.persist_noclobber(&target) {
+            // that name is free, so no existing file is replaced by accident.
+            let result = match self.on_conflict {
+                NameConflict::Replace => temp.persist(&target),
+                NameConflict::Fail | NameConflict::Unique => temp.persist_noclobber(&target),
+            };
+            match result {
                 Ok(_) => {
                     sync_folder(&self.folder);
                     return Ok(Some(target));
