@@ -195,7 +195,7 @@ fn serve_file(server: &MockServer, file: &DemoFile) {
     });
 }
 
-/// Answers any other file ID as the API does for an unknown file.
+/// Serves a JSON 404 for any other file ID, as the API does for an unknown file.
 fn serve_not_found(server: &MockServer) {
     server.mock(|when, then| {
         when.method(GET).path_includes("/file/");

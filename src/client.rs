@@ -186,7 +186,8 @@ impl ClientBuilder {
     /// awaited, before the download fails with a timeout.
     ///
     /// The timer restarts with every read that returns data, so a slow but
-    /// moving download is never cut off. `None` waits forever. Defaults to 30 seconds.
+    /// moving body is never cut off. The response headers must arrive in full
+    /// within this time. `None` waits forever. Defaults to 30 seconds.
     pub fn stall_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.stall_timeout = timeout;
         self
@@ -284,6 +285,10 @@ impl ClientBuilder {
             .accept_encoding("identity")
             .timeout_connect(self.connect_timeout)
             .timeout_per_read(self.stall_timeout)
+            // A server that trickles its headers a byte at a time never
+            // trips the per-read timer, so the headers as a whole get the
+            // same budget.
+            .timeout_recv_response(self.stall_timeout)
             .tls_config(tls)
             .proxy(proxy)
             .build();

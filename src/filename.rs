@@ -1,9 +1,9 @@
 //! Turning a server-sent file name into one safe path component.
 
-/// The longest file name produced, in bytes, which most file systems allow.
+/// The maximum length of a produced file name, in bytes, which most file systems allow.
 const MAX_NAME_BYTES: usize = 255;
 
-/// The longest extension kept when a name is cut to length, in bytes.
+/// The maximum length of the extension kept when a name is cut, in bytes.
 const MAX_EXTENSION_BYTES: usize = 16;
 
 /// Names that Windows reserves for devices, with or without an extension.

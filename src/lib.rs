@@ -19,7 +19,7 @@
 //! `X-Tallyfy-Client: APIClient`, `Accept: */*` and
 //! `Accept-Encoding: identity`, so that the bytes saved are exactly the bytes
 //! stored. Error statuses become [`Error`] values that carry the API's JSON
-//! detail; transient failures are retried as [`RetryPolicy`] says.
+//! detail; transient failures are retried as [`RetryPolicy`] sets.
 
 #![deny(missing_docs)]
 

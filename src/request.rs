@@ -9,7 +9,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::sink::{FolderSink, PathSink, SliceSink, VecSink, WriterSink};
 
-/// Which endpoint serves the file.
+/// The endpoint that serves the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// `…/file/{id}/dl`: raw bytes as `application/octet-stream` with the
@@ -17,11 +17,11 @@ pub enum Mode {
     #[default]
     Attachment,
     /// `…/file/{id}`: the same bytes with the file's real MIME type. The API
-    /// answers 404 here for files on tasks of running processes.
+    /// returns 404 here for files on tasks of running processes.
     Inline,
 }
 
-/// What [`Download::to_path`] does when the destination already exists.
+/// The policy of [`Download::to_path`] for a destination that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfExists {
     /// Fail with [`Error::DestinationExists`] and leave the file alone.
@@ -30,7 +30,7 @@ pub enum IfExists {
     Replace,
 }
 
-/// What [`Download::to_folder`] does when the server's file name is taken.
+/// The policy of [`Download::to_folder`] for a file name that is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameConflict {
     /// Fail with [`Error::DestinationExists`].
@@ -48,7 +48,7 @@ pub enum NameConflict {
 /// callback is called again with 0 bytes received.
 pub type ProgressFn<'a> = dyn FnMut(u64, Option<u64>) -> ControlFlow<()> + 'a;
 
-/// What a finished download delivered.
+/// The result of a finished download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     /// The file name, made safe with [`crate::sanitize_file_name`], or built
@@ -62,7 +62,7 @@ pub struct FileInfo {
     pub size: u64,
     /// The HTTP status of the final response, such as 200.
     pub status: u16,
-    /// Where the file was saved, for the path and folder sinks.
+    /// The saved file's path, for the path and folder sinks.
     pub path: Option<PathBuf>,
 }
 

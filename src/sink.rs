@@ -17,7 +17,7 @@ use crate::filename::numbered_file_name;
 use crate::request::{IfExists, NameConflict};
 use crate::transfer::ResponseMeta;
 
-/// The most names tried by [`NameConflict::Unique`] before giving up.
+/// The maximum number of names tried by [`NameConflict::Unique`] before giving up.
 const MAX_UNIQUE_NAMES: u32 = 10_000;
 
 /// The part of a file name that marks a temporary download file.
@@ -113,7 +113,7 @@ fn sync_folder(folder: &Path) {
     let _ = folder;
 }
 
-/// Returns the folder that holds `path`, `.` for a bare file name.
+/// Returns the folder that contains `path`, or `.` for a bare file name.
 fn parent_folder(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -394,7 +394,7 @@ pub(crate) struct VecSink {
     data: Vec<u8>,
 }
 
-/// The most memory reserved up front from a declared `Content-Length`.
+/// The maximum memory reserved up front from a declared `Content-Length`, in bytes.
 const MAX_VEC_RESERVE: u64 = 64 * 1024 * 1024;
 
 impl VecSink {

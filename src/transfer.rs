@@ -23,13 +23,13 @@ use crate::sink::Sink;
 /// The size of the buffer the body is read into before it goes to a sink.
 ///
 /// Writing 1 MiB at a time to a file is much faster than the 8 KiB that
-/// `io::copy` uses; a small file gets a buffer of its own size.
+/// `io::copy` uses. A small file gets a buffer of its own size.
 const COPY_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// How much of an error body is read for the API's JSON detail.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
-/// What the final response's headers say about the file.
+/// File details from the final response's headers.
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseMeta {
     pub(crate) status: u16,
@@ -137,7 +137,7 @@ fn run_with_retries(
             return Err(err);
         }
 
-        // A 429 says how long to wait; everything else backs off.
+        // A 429 gives its wait in Retry-After. Every other failure backs off.
         let wait = match &err {
             Error::RateLimited {
                 retry_after: Some(wait),
