@@ -25,7 +25,9 @@ pub fn parse_file_name(header: &str) -> Option<String> {
         }
     }
 
-    extended.or(plain).filter(|name| !name.is_empty())
+    // An empty filename* is no name at all, so filename still counts.
+    let usable = |name: &String| !name.is_empty();
+    extended.filter(usable).or(plain.filter(usable))
 }
 
 /// Splits the header into `(name, value)` parameters, skipping the disposition type.

@@ -18,7 +18,8 @@ const WINDOWS_DEVICE_NAMES: &[&str] = &[
 /// characters. Returns `None` when what is left is empty, `.` or `..`,
 /// contains `:`, is a Windows device name (such as `CON` or `nul.txt`), or ends
 /// in a dot or a space. A name longer than 255 bytes is cut on a UTF-8
-/// character boundary, keeping an extension of up to 16 bytes.
+/// character boundary, keeping an extension of up to 16 bytes, and dots or
+/// spaces that the cut leaves at the end are removed.
 ///
 /// The result never contains a path separator, so joining it to a folder
 /// cannot leave that folder.
@@ -36,7 +37,14 @@ pub fn sanitize_file_name(name: &str) -> Option<String> {
         return None;
     }
 
-    Some(truncate_keeping_extension(&cleaned, MAX_NAME_BYTES))
+    // Cutting to length can leave a trailing dot or space, which Windows
+    // drops, so trim them and check the shorter name again.
+    let cut = truncate_keeping_extension(&cleaned, MAX_NAME_BYTES);
+    let cut = cut.trim_end_matches(['.', ' ']);
+    if cut.is_empty() || is_windows_device_name(cut) {
+        return None;
+    }
+    Some(cut.to_string())
 }
 
 /// Returns the name to use when the server sent none or none is safe.

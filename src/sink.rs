@@ -215,6 +215,9 @@ pub(crate) struct FolderSink {
     folder: PathBuf,
     on_conflict: NameConflict,
     temp: Option<NamedTempFile>,
+    /// The name taken from the first successful response. A retry keeps it,
+    /// even when the server sends another name the second time.
+    file_name: String,
 }
 
 impl FolderSink {
@@ -233,6 +236,7 @@ impl FolderSink {
             folder: folder.to_path_buf(),
             on_conflict,
             temp: None,
+            file_name: String::new(),
         })
     }
 }
@@ -244,6 +248,7 @@ impl Sink for FolderSink {
             return Err(Error::DestinationExists { path: target });
         }
         self.temp = Some(create_temp_in(&self.folder, &meta.file_name)?);
+        self.file_name = meta.file_name.clone();
         Ok(())
     }
 
@@ -255,15 +260,15 @@ impl Sink for FolderSink {
         restart_temp(&mut self.temp)
     }
 
-    fn finish(&mut self, _file_id: &str, meta: &ResponseMeta) -> Result<Option<PathBuf>, Error> {
+    fn finish(&mut self, _file_id: &str, _meta: &ResponseMeta) -> Result<Option<PathBuf>, Error> {
         let mut temp = self.temp.take().expect("finish before begin");
         sync_temp(&temp)?;
 
         let mut number = 0;
         loop {
             let name = match number {
-                0 => meta.file_name.clone(),
-                n => numbered_file_name(&meta.file_name, n),
+                0 => self.file_name.clone(),
+                n => numbered_file_name(&self.file_name, n),
             };
             let target = self.folder.join(&name);
 

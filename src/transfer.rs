@@ -26,6 +26,10 @@ use crate::sink::Sink;
 /// `io::copy` uses. A small file gets a buffer of its own size.
 const COPY_BUFFER_SIZE: usize = 1024 * 1024;
 
+/// The longest time spent filling the copy buffer before its bytes go to
+/// the sink and the progress callback.
+const MAX_FILL_TIME: Duration = Duration::from_millis(100);
+
 /// How much of an error body is read for the API's JSON detail.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
@@ -214,6 +218,11 @@ fn attempt_once(
             });
         } else {
             if !sink.restart(&state.file_id)? {
+                // The sink cannot take a fresh body, and asking for the
+                // range again would only meet the same answer.
+                if let Some(meta) = state.meta.as_mut() {
+                    meta.resume_validator = None;
+                }
                 return Err(Error::Truncated {
                     file_id: state.file_id.clone(),
                     expected: total,
@@ -230,7 +239,14 @@ fn attempt_once(
     }
 
     if !resumed {
-        let meta = response_meta(&state.file_id, status, &headers, response.body().content_length());
+        // ureq reports no length for `Content-Length: 0`, which still
+        // declares an empty body of known size.
+        let content_length = response.body().content_length().or_else(|| {
+            header_text(&headers, "content-length")
+                .filter(|value| value.trim() == "0")
+                .map(|_| 0)
+        });
+        let meta = response_meta(&state.file_id, status, &headers, content_length);
         check_declared_size(state, &meta)?;
         if !state.begun {
             sink.begin(&state.file_id, &meta)?;
@@ -322,9 +338,12 @@ fn open(
                     file_id: file_id.to_string(),
                     reason: format!("the server answered {status} without a usable Location header"),
                 })?;
+            // A hostile server may echo the token into the location, which
+            // must reach neither the error nor the log.
+            let scrub = |text: String| text.replace(client.token.as_str(), "<redacted>");
             let next = next_url(&current, location).map_err(|reason| Error::RedirectRefused {
                 file_id: file_id.to_string(),
-                reason,
+                reason: scrub(reason),
             })?;
             if redirects >= client.max_redirects {
                 return Err(Error::RedirectRefused {
@@ -332,7 +351,10 @@ fn open(
                     reason: format!("more than {} redirects", client.max_redirects),
                 });
             }
-            debug!("download {file_id}: {status} redirect to {}", redact_url(&next));
+            debug!(
+                "download {file_id}: {status} redirect to {}",
+                scrub(redact_url(&next))
+            );
             redirects += 1;
             current = next;
             continue;
@@ -497,13 +519,17 @@ fn stream_body(
         // Read one byte past the limit, so that an oversized body is caught
         // before any of its excess reaches the sink.
         let allowance = state.max_size.map_or(usize::MAX, |limit| {
-            (limit.saturating_sub(state.received) + 1).min(usize::MAX as u64) as usize
+            // Saturating: a limit of u64::MAX means no limit, not a wrap to 0.
+            limit
+                .saturating_sub(state.received)
+                .saturating_add(1)
+                .min(usize::MAX as u64) as usize
         });
 
         let count = match sink.direct_buffer() {
-            Some(buffer) if buffer.is_empty() => {
+            Some([]) => {
                 let mut probe = [0u8; 1];
-                let extra = read_some(reader, &mut probe, state, total)?;
+                let extra = read_some(reader, &mut probe, &state.file_id, state.received, total)?;
                 if extra == 0 {
                     break;
                 }
@@ -515,7 +541,13 @@ fn stream_body(
             }
             Some(buffer) => {
                 let window = buffer.len().min(allowance);
-                let count = read_some(reader, &mut buffer[..window], state, total)?;
+                let count = read_some(
+                    reader,
+                    &mut buffer[..window],
+                    &state.file_id,
+                    state.received,
+                    total,
+                )?;
                 check_max_size(state, count)?;
                 sink.commit_direct(count);
                 count
@@ -525,10 +557,19 @@ fn stream_body(
                     scratch = vec![0u8; scratch_size(total, state.received)];
                 }
                 let window = scratch.len().min(allowance);
-                let count = fill(reader, &mut scratch[..window], state, total)?;
+                let (count, failure) = fill(reader, &mut scratch[..window], state, total);
                 check_max_size(state, count)?;
                 if count > 0 {
                     sink.write(&state.file_id, &scratch[..count])?;
+                }
+                if let Some(err) = failure {
+                    // The bytes before the failure stay in the sink and are
+                    // counted, so that a resume asks for the rest after them.
+                    if count > 0 {
+                        state.received += count as u64;
+                        report_progress(state, total)?;
+                    }
+                    return Err(err);
                 }
                 count
             }
@@ -570,36 +611,48 @@ fn check_max_size(state: &TransferState<'_, '_>, count: usize) -> Result<(), Err
     }
 }
 
-/// Reads until `buffer` is full or the body ends.
+/// Reads until `buffer` is full, the body ends or `MAX_FILL_TIME` has passed.
+///
+/// Returns the number of bytes read and, when a read failed, the failure.
+/// Bytes that arrived before a failure are in `buffer[..count]`.
 fn fill(
     reader: &mut dyn Read,
     buffer: &mut [u8],
     state: &TransferState<'_, '_>,
     total: Option<u64>,
-) -> Result<usize, Error> {
+) -> (usize, Option<Error>) {
+    let started = Instant::now();
     let mut filled = 0;
     while filled < buffer.len() {
-        let count = read_some(reader, &mut buffer[filled..], state, total)?;
-        if count == 0 {
+        // On a slow link, hand over what arrived so far now and then, so
+        // that progress reports and cancellation do not wait for a full buffer.
+        if filled > 0 && started.elapsed() >= MAX_FILL_TIME {
             break;
         }
-        filled += count;
+        let received = state.received + filled as u64;
+        match read_some(reader, &mut buffer[filled..], &state.file_id, received, total) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(err) => return (filled, Some(err)),
+        }
     }
-    Ok(filled)
+    (filled, None)
 }
 
 /// Reads once, mapping a failure to the error a caller can act on.
+/// `received` is the body size before this read, for the error message.
 fn read_some(
     reader: &mut dyn Read,
     buffer: &mut [u8],
-    state: &TransferState<'_, '_>,
+    file_id: &str,
+    received: u64,
     total: Option<u64>,
 ) -> Result<usize, Error> {
     loop {
         match reader.read(buffer) {
             Ok(count) => return Ok(count),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(body_error(&state.file_id, e, state.received, total)),
+            Err(e) => return Err(body_error(file_id, e, received, total)),
         }
     }
 }
@@ -634,6 +687,12 @@ fn transport_error(file_id: &str, err: ureq::Error) -> Error {
         ureq::Error::Timeout(which) => Error::Timeout {
             file_id,
             what: timeout_name(which).to_string(),
+        },
+        // ureq reports a failed handshake or certificate check as I/O that
+        // carries the rustls error.
+        ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => Error::Tls {
+            file_id,
+            message: e.to_string(),
         },
         ureq::Error::Io(e) if matches!(e.kind(), Kind::TimedOut | Kind::WouldBlock) => Error::Timeout {
             file_id,
