@@ -26,6 +26,7 @@
 mod client;
 mod disposition;
 mod error;
+mod ffi;
 mod filename;
 mod ids;
 mod redirect;

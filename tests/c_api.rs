@@ -1,0 +1,912 @@
+//! Tests of the C API from C and C++. They compile the C test program
+//! `tests/c/api_test.c` and the examples in `examples/c/` against the shared
+//! and static libraries that `cargo test` built. Then they run them against
+//! servers on 127.0.0.1 and check exit codes, bytes and messages. The C test
+//! program also runs under valgrind.
+//!
+//! The libraries are found next to this test executable, in
+//! `target/<profile>/deps/`, where `cargo test` builds the crate's cdylib and
+//! staticlib, so no recursive cargo call is needed. Compiled programs go to
+//! `target/<profile>/deps/c-api-tests/`.
+//!
+//! Environment variables for other runs, such as with a sanitizer:
+//! - `TALLYFY_TEST_CFLAGS`: extra compiler flags for the C and C++ code
+//!   (for example `-fsanitize=address -fno-omit-frame-pointer`);
+//! - `TALLYFY_TEST_LDFLAGS`: extra linker flags;
+//! - `TALLYFY_TEST_VALGRIND=0`: skips the valgrind test, which cannot run
+//!   a program built with AddressSanitizer.
+//!
+//! Needs `cc`, `c++`, `make` and `valgrind` on the PATH.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use httpmock::prelude::*;
+use httpmock::Mock;
+
+/// The token the C programs send. The mocks match only requests that carry it.
+const TOKEN: &str = "tok-C-api-7Hq2Ls9Vb4";
+const ORG: &str = "org1";
+const FIXTURE: &str = "tests/fixtures/shared-mime-info-spec.pdf";
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture_bytes() -> Vec<u8> {
+    fs::read(manifest_dir().join(FIXTURE)).expect("the PDF fixture is readable")
+}
+
+// ---- Finding the library and compiling the C code --------------------------
+
+/// The compiled C programs, built once per test process.
+struct Programs {
+    api_test: PathBuf,
+    examples: PathBuf,
+}
+
+fn extra_flags(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Returns the folder with libtallyfy_files.so and .a: the `deps` folder of
+/// this test executable, where `cargo test` builds the crate's cdylib and
+/// staticlib. Only `cargo build` copies them one level up, so the copies
+/// there may be stale.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let dir = exe
+        .parent()
+        .expect("the test executable is in a folder")
+        .to_path_buf();
+    for name in ["libtallyfy_files.so", "libtallyfy_files.a"] {
+        assert!(
+            dir.join(name).is_file(),
+            "{name} is not in {}, where cargo test builds the crate's cdylib and staticlib",
+            dir.display()
+        );
+    }
+    dir
+}
+
+fn run_build_step(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("{what}: could not run {command:?}: {e}; install a C toolchain (cc, c++, make)")
+    });
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn programs() -> &'static Programs {
+    static PROGRAMS: OnceLock<Programs> = OnceLock::new();
+    PROGRAMS.get_or_init(build_programs)
+}
+
+fn build_programs() -> Programs {
+    let lib_dir = library_dir();
+    let cflags = extra_flags("TALLYFY_TEST_CFLAGS");
+    let ldflags = extra_flags("TALLYFY_TEST_LDFLAGS");
+
+    // One build folder per set of extra flags, so that make never mixes
+    // objects built with and without a sanitizer.
+    let mut hasher = DefaultHasher::new();
+    (&cflags, &ldflags).hash(&mut hasher);
+    let build_dir = lib_dir
+        .join("c-api-tests")
+        .join(format!("{:016x}", hasher.finish()));
+    fs::create_dir_all(&build_dir).expect("creating the C build folder");
+
+    let include_dir = manifest_dir().join("include");
+    let api_test = build_dir.join("api_test");
+    run_build_step(
+        Command::new("cc")
+            .args([
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-g",
+                "-pthread",
+            ])
+            .arg(format!("-I{}", include_dir.display()))
+            .args(&cflags)
+            .arg("-o")
+            .arg(&api_test)
+            .arg(manifest_dir().join("tests/c/api_test.c"))
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .arg("-ltallyfy_files")
+            .args(&ldflags),
+        "compiling tests/c/api_test.c",
+    );
+
+    let examples = build_dir.join("examples");
+    let optimise = format!("-O1 -g {}", cflags.join(" "));
+    run_build_step(
+        Command::new("make")
+            .arg("-C")
+            .arg(manifest_dir().join("examples/c"))
+            .arg(format!("LIBDIR={}", lib_dir.display()))
+            .arg(format!("INCLUDEDIR={}", include_dir.display()))
+            .arg(format!("BUILD={}", examples.display()))
+            .arg(format!("CFLAGS={optimise}"))
+            .arg(format!("CXXFLAGS={optimise}"))
+            .arg(format!("LDFLAGS={}", ldflags.join(" "))),
+        "building examples/c with make",
+    );
+
+    Programs { api_test, examples }
+}
+
+// ---- Servers on 127.0.0.1 -------------------------------------------------
+
+/// The routes that the C programs use, on an httpmock server.
+struct Api<'a> {
+    server: &'a MockServer,
+    pdf: Mock<'a>,
+    pdf_inline: Mock<'a>,
+    missing: Mock<'a>,
+}
+
+impl<'a> Api<'a> {
+    fn new(server: &'a MockServer) -> Api<'a> {
+        let pdf_bytes = fixture_bytes();
+        let file = |id: &str, inline: bool| {
+            if inline {
+                format!("/api/organizations/{ORG}/file/{id}")
+            } else {
+                format!("/api/organizations/{ORG}/file/{id}/dl")
+            }
+        };
+        let bearer = format!("Bearer {TOKEN}");
+
+        let pdf = server.mock(|when, then| {
+            when.method(GET)
+                .path(file("pdf1", false))
+                .header("authorization", &bearer);
+            then.status(200)
+                .header("content-type", "application/octet-stream")
+                .header("content-disposition", "attachment; filename=\"spec.pdf\"")
+                .body(&pdf_bytes);
+        });
+        let pdf_inline = server.mock(|when, then| {
+            when.method(GET)
+                .path(file("pdf1", true))
+                .header("authorization", &bearer);
+            then.status(200)
+                .header("content-type", "application/pdf")
+                .header("content-disposition", "inline; filename=\"spec.pdf\"")
+                .body(&pdf_bytes);
+        });
+        server.mock(|when, then| {
+            when.method(GET)
+                .path(file("empty1", false))
+                .header("authorization", &bearer);
+            then.status(200)
+                .header("content-type", "text/plain")
+                .header("content-disposition", "attachment; filename=\"empty.txt\"")
+                .body("");
+        });
+        let missing = server.mock(|when, then| {
+            when.method(GET).path(file("missing1", false));
+            then.status(404)
+                .header("content-type", "application/json")
+                .header("x-request-id", "req-c-api-42")
+                .body(r#"{"error":true,"message":"File not found","code":"RESOURCE_NOT_FOUND"}"#);
+        });
+
+        Api {
+            server,
+            pdf,
+            pdf_inline,
+            missing,
+        }
+    }
+
+    fn base_url(&self) -> String {
+        self.server.url("/api")
+    }
+}
+
+/// A server that sends the fixture in chunked encoding, without a
+/// Content-Length, so that the size is unknown until the end. For file
+/// "huge1" it declares a Content-Length of `u64::MAX` instead, the value that
+/// the C API reserves for an unknown size.
+struct ChunkedServer {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+/// The maximum number of connections one chunked server accepts before its
+/// thread ends.
+const CHUNKED_MAX_CONNECTIONS: usize = 64;
+
+impl ChunkedServer {
+    fn start() -> ChunkedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1");
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let body = fixture_bytes();
+
+        thread::spawn(move || {
+            for stream in listener.incoming().take(CHUNKED_MAX_CONNECTIONS) {
+                let Ok(stream) = stream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = serve_chunked(stream, &body);
+            }
+        });
+        ChunkedServer { url, requests }
+    }
+}
+
+fn serve_chunked(mut stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+
+    // Read the request head; its content does not matter here.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        if stream.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+
+    if String::from_utf8_lossy(&head).contains("/file/huge1/") {
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            u64::MAX
+        )?;
+        stream.write_all(&body[..100])?;
+        return stream.flush();
+    }
+
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\n\
+          Content-Type: application/octet-stream\r\n\
+          Content-Disposition: attachment; filename=\"chunked.pdf\"\r\n\
+          Transfer-Encoding: chunked\r\n\
+          Connection: close\r\n\r\n",
+    )?;
+    for chunk in body.chunks(7000) {
+        write!(stream, "{:x}\r\n", chunk.len())?;
+        stream.write_all(chunk)?;
+        stream.write_all(b"\r\n")?;
+    }
+    stream.write_all(b"0\r\n\r\n")?;
+    stream.flush()
+}
+
+// ---- Running the programs ------------------------------------------------
+
+/// Builds a command with a clean environment for the library. It has no proxy
+/// settings, so that requests go straight to 127.0.0.1. It has no
+/// LD_LIBRARY_PATH either: cargo sets one for tests, and it would win over
+/// the programs' run-time search path and could load a stale copy of the
+/// library from `target/<profile>/`.
+fn command(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    for name in [
+        "LD_LIBRARY_PATH",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs one case of the C test program, or "all", with the servers and a
+/// fresh work folder, and returns its output and the folder.
+fn run_case(case: &str, api: &Api, chunked: &ChunkedServer, wrapper: &[&str]) -> (Output, tempfile::TempDir) {
+    let workdir = tempfile::tempdir().expect("creating a work folder");
+    let api_test = &programs().api_test;
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = command(Path::new(first));
+            command.args(rest).arg(api_test);
+            command
+        }
+        None => command(api_test),
+    };
+    let output = command
+        .arg(case)
+        .env("TALLYFY_TEST_BASE_URL", api.base_url())
+        .env("TALLYFY_TEST_CHUNKED_URL", &chunked.url)
+        .env("TALLYFY_TEST_FIXTURE", manifest_dir().join(FIXTURE))
+        .env("TALLYFY_TEST_WORKDIR", workdir.path())
+        .output()
+        .expect("running api_test");
+    (output, workdir)
+}
+
+/// Runs one case and asserts that it passed.
+fn pass_case(case: &str, api: &Api, chunked: &ChunkedServer) -> (String, tempfile::TempDir) {
+    let (output, workdir) = run_case(case, api, chunked, &[]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "api_test {case} failed ({}):\n{stdout}\n{}",
+        output.status,
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.lines().any(|line| line == format!("ok {case}")),
+        "api_test {case} did not report success:\n{stdout}"
+    );
+    (stdout, workdir)
+}
+
+/// Returns the sorted names in a folder.
+fn folder_names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .expect("listing the work folder")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---- The C test program ----------------------------------------------------
+
+#[test]
+fn c_null_arguments_are_rejected() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("null-arguments", &api, &chunked);
+    assert_eq!(api.pdf.calls(), 0, "a call with a NULL argument sent a request");
+    assert_eq!(
+        chunked.requests.load(Ordering::SeqCst),
+        0,
+        "a request reached the chunked server"
+    );
+}
+
+#[test]
+fn c_invalid_utf8_is_rejected() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (_, workdir) = pass_case("invalid-utf8", &api, &chunked);
+    assert_eq!(
+        api.pdf.calls(),
+        0,
+        "a call with an invalid argument sent a request"
+    );
+    assert_eq!(
+        folder_names(workdir.path()),
+        Vec::<String>::new(),
+        "a rejected call left a file"
+    );
+}
+
+#[test]
+fn c_status_strings_cover_every_code() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("status-strings", &api, &chunked);
+}
+
+/// Returns the `version` of the `[package]` table of Cargo.toml.
+fn cargo_toml_version() -> String {
+    let manifest = fs::read_to_string(manifest_dir().join("Cargo.toml")).expect("reading Cargo.toml");
+    let package = manifest
+        .split("\n[")
+        .find(|table| table.trim_start_matches('[').starts_with("package]"))
+        .expect("Cargo.toml has a [package] table");
+    let line = package
+        .lines()
+        .find(|line| line.trim_start().starts_with("version"))
+        .expect("[package] has a version");
+    line.split('"')
+        .nth(1)
+        .expect("the version is a quoted string")
+        .to_string()
+}
+
+#[test]
+fn c_version_matches_cargo_toml() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (stdout, _) = pass_case("version", &api, &chunked);
+    let expected = cargo_toml_version();
+
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("version "))
+        .expect("api_test printed the version");
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 4, "unexpected version line {line:?}");
+    assert_eq!(fields[1], expected, "tallyfy_version() differs from Cargo.toml");
+    assert_eq!(
+        fields[2], expected,
+        "TALLYFY_VERSION_MAJOR.MINOR.PATCH differ from Cargo.toml"
+    );
+    assert_eq!(fields[3], expected, "TALLYFY_VERSION differs from Cargo.toml");
+
+    // Each macro in the checked-in header, against Cargo.toml's numbers.
+    let header = fs::read_to_string(manifest_dir().join("include/tallyfy_files.h")).unwrap();
+    let parts: Vec<&str> = expected.split(['.', '-', '+']).collect();
+    for (name, value) in [("MAJOR", parts[0]), ("MINOR", parts[1]), ("PATCH", parts[2])] {
+        let define = format!("#define TALLYFY_VERSION_{name} {value}\n");
+        assert!(header.contains(&define), "the header lacks {define:?}");
+    }
+}
+
+#[test]
+fn c_buffer_too_small_then_retry() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("buffer-retry", &api, &chunked);
+    assert_eq!(
+        api.pdf.calls(),
+        3,
+        "expected the too-small, size-query and retry requests"
+    );
+}
+
+#[test]
+fn c_buffer_grows_for_unknown_size() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("buffer-unknown-size", &api, &chunked);
+    assert!(
+        chunked.requests.load(Ordering::SeqCst) >= 3,
+        "the buffer should have grown over several requests"
+    );
+}
+
+#[test]
+fn c_memory_download_and_limits() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("memory", &api, &chunked);
+}
+
+#[test]
+fn c_write_callback_receives_bytes() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("write-callback", &api, &chunked);
+}
+
+#[test]
+fn c_write_callback_short_return() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("write-short", &api, &chunked);
+    assert_eq!(api.pdf.calls(), 1, "a write error must not be retried");
+}
+
+#[test]
+fn c_progress_totals() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (_, workdir) = pass_case("progress", &api, &chunked);
+    let saved = fs::read(workdir.path().join("progress.pdf")).expect("progress.pdf was saved");
+    assert!(saved == fixture_bytes(), "progress.pdf differs from the fixture");
+    assert_eq!(folder_names(workdir.path()), ["progress.pdf"], "unexpected files");
+}
+
+#[test]
+fn c_declared_size_never_equals_unknown() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    pass_case("huge-length", &api, &chunked);
+    assert_eq!(chunked.requests.load(Ordering::SeqCst), 1, "expected one request");
+}
+
+#[test]
+fn c_progress_abort_leaves_nothing() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (_, workdir) = pass_case("progress-abort", &api, &chunked);
+    assert_eq!(
+        folder_names(workdir.path()),
+        Vec::<String>::new(),
+        "an aborted download left files behind"
+    );
+}
+
+#[test]
+fn c_error_detail_is_read_back() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (stdout, _) = pass_case("error-detail", &api, &chunked);
+    assert_eq!(api.missing.calls(), 1, "a 404 must not be retried");
+
+    let message = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("message "))
+        .expect("api_test printed the message");
+    for part in [
+        "missing1",
+        "404",
+        "RESOURCE_NOT_FOUND",
+        "File not found",
+        "req-c-api-42",
+    ] {
+        assert!(message.contains(part), "the message {message:?} lacks {part:?}");
+    }
+    assert!(
+        !message.contains(TOKEN),
+        "the message contains the token: {message}"
+    );
+}
+
+#[test]
+fn c_path_folder_and_inline() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (_, workdir) = pass_case("path-and-folder", &api, &chunked);
+    assert_eq!(api.pdf_inline.calls(), 1, "the inline endpoint was not used once");
+
+    let names = folder_names(workdir.path());
+    assert_eq!(
+        names,
+        ["existing.pdf", "inline.pdf", "spec (1).pdf", "spec.pdf"],
+        "unexpected files (a temporary file left behind?)"
+    );
+    for name in &names {
+        let saved = fs::read(workdir.path().join(name)).unwrap();
+        assert!(saved == fixture_bytes(), "{name} differs from the fixture");
+    }
+}
+
+#[test]
+fn c_file_descriptor_download() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (_, workdir) = pass_case("fd", &api, &chunked);
+    let saved = fs::read(workdir.path().join("fd.pdf")).unwrap();
+    assert!(saved == fixture_bytes(), "fd.pdf differs from the fixture");
+}
+
+#[test]
+fn c_eight_threads_share_one_client() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let (stdout, _) = pass_case("threads", &api, &chunked);
+    assert!(stdout.contains("threads 8 downloads 64"), "{stdout}");
+    assert_eq!(api.pdf.calls(), 32, "each of 8 threads downloads the PDF 4 times");
+    assert_eq!(
+        api.missing.calls(),
+        32,
+        "each of 8 threads asks for the missing file 4 times"
+    );
+}
+
+#[test]
+fn c_all_cases_under_valgrind() {
+    if std::env::var("TALLYFY_TEST_VALGRIND").as_deref() == Ok("0") {
+        eprintln!("skipped: TALLYFY_TEST_VALGRIND=0");
+        return;
+    }
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    let suppressions = format!(
+        "--suppressions={}",
+        manifest_dir().join("tests/c/valgrind.supp").display()
+    );
+    let valgrind = [
+        "valgrind",
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,possible",
+        "--errors-for-leak-kinds=definite,possible",
+        "--error-exitcode=99",
+        &suppressions,
+        "--quiet",
+    ];
+    let (output, workdir) = run_case("all", &api, &chunked, &valgrind);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+
+    assert_ne!(
+        output.status.code(),
+        Some(99),
+        "valgrind reported memory errors or leaks:\n{stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "api_test all failed under valgrind ({}); is valgrind installed (apt-get install valgrind)?\n{stdout}\n{stderr}",
+        output.status
+    );
+    let passed = stdout.lines().filter(|line| line.starts_with("ok ")).count();
+    assert_eq!(
+        passed, 16,
+        "not every case passed under valgrind:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !folder_names(workdir.path())
+            .iter()
+            .any(|name| name.contains("tallyfy-part")),
+        "a temporary file was left behind"
+    );
+}
+
+// ---- The examples ----------------------------------------------------------
+
+/// Each example is built twice: against the shared and the static library.
+const LINKS: [&str; 2] = ["", "-static"];
+
+fn example(name: &str, link: &str) -> PathBuf {
+    programs().examples.join(format!("{name}{link}"))
+}
+
+fn cli(link: &str, api: &Api, cwd: &Path, args: &[&str]) -> Output {
+    command(&example("tallyfy-download", link))
+        .args(args)
+        .current_dir(cwd)
+        .env("TALLYFY_ACCESS_TOKEN", TOKEN)
+        .env("TALLYFY_ORG_ID", ORG)
+        .env("TALLYFY_BASE_URL", api.base_url())
+        .output()
+        .expect("running tallyfy-download")
+}
+
+#[test]
+fn cli_saves_to_output_path() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    for link in LINKS {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("report.pdf");
+        let output = cli(
+            link,
+            &api,
+            dir.path(),
+            &["--output", target.to_str().unwrap(), "pdf1"],
+        );
+
+        assert!(
+            output.status.success(),
+            "tallyfy-download{link}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            text(&output.stdout).trim_end(),
+            target.to_str().unwrap(),
+            "printed path"
+        );
+        assert!(
+            fs::read(&target).unwrap() == fixture_bytes(),
+            "{link}: saved bytes differ"
+        );
+        assert_eq!(
+            folder_names(dir.path()),
+            ["report.pdf"],
+            "{link}: unexpected files"
+        );
+    }
+}
+
+#[test]
+fn cli_saves_under_server_name() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    for link in LINKS {
+        // Into the current folder, then into --output-dir.
+        let dir = tempfile::tempdir().unwrap();
+        let output = cli(link, &api, dir.path(), &["pdf1"]);
+        assert!(
+            output.status.success(),
+            "tallyfy-download{link}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            text(&output.stdout).trim_end(),
+            "./spec.pdf",
+            "{link}: printed path"
+        );
+        assert!(
+            fs::read(dir.path().join("spec.pdf")).unwrap() == fixture_bytes(),
+            "{link}: bytes differ"
+        );
+
+        let output = cli(link, &api, dir.path(), &["--output-dir", ".", "pdf1"]);
+        assert!(
+            output.status.success(),
+            "tallyfy-download{link}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            text(&output.stdout).trim_end(),
+            "./spec (1).pdf",
+            "{link}: a taken name is numbered"
+        );
+
+        let inner = dir.path().join("inner");
+        fs::create_dir(&inner).unwrap();
+        let output = cli(
+            link,
+            &api,
+            dir.path(),
+            &["--inline", "--output-dir", "inner", "pdf1"],
+        );
+        assert!(
+            output.status.success(),
+            "tallyfy-download{link}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            text(&output.stdout).trim_end(),
+            "inner/spec.pdf",
+            "{link}: printed path"
+        );
+        assert!(
+            fs::read(inner.join("spec.pdf")).unwrap() == fixture_bytes(),
+            "{link}: inline bytes differ"
+        );
+    }
+    assert_eq!(
+        api.pdf_inline.calls(),
+        2,
+        "--inline did not use the inline endpoint"
+    );
+}
+
+#[test]
+fn cli_reports_failure() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    for link in LINKS {
+        let dir = tempfile::tempdir().unwrap();
+        let output = cli(link, &api, dir.path(), &["missing1"]);
+        let stderr = text(&output.stderr);
+
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "tallyfy-download{link} exit status; stderr: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{link}: printed a path on failure");
+        for part in [
+            "tallyfy-download: download failed:",
+            "404",
+            "RESOURCE_NOT_FOUND",
+            "req-c-api-42",
+        ] {
+            assert!(stderr.contains(part), "{link}: stderr {stderr:?} lacks {part:?}");
+        }
+        assert!(!stderr.contains(TOKEN), "{link}: stderr contains the token");
+        assert_eq!(
+            folder_names(dir.path()),
+            Vec::<String>::new(),
+            "{link}: a failed download left files"
+        );
+
+        let usage = cli(link, &api, dir.path(), &[]);
+        assert_eq!(
+            usage.status.code(),
+            Some(2),
+            "{link}: no FILE_ID is a usage error"
+        );
+        assert!(
+            text(&usage.stderr).contains("usage: tallyfy-download"),
+            "{link}: no usage text"
+        );
+    }
+}
+
+fn run_example(name: &str, link: &str, base_url: &str, args: &[&str]) -> Output {
+    command(&example(name, link))
+        .args(args)
+        .env("TALLYFY_ACCESS_TOKEN", TOKEN)
+        .env("TALLYFY_ORG_ID", ORG)
+        .env("TALLYFY_BASE_URL", base_url)
+        .output()
+        .unwrap_or_else(|e| panic!("running {name}{link}: {e}"))
+}
+
+#[test]
+fn buffer_example_grows_and_retries() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    for link in LINKS {
+        // A declared size: one retry with the size needed.
+        let output = run_example("buffer", link, &api.base_url(), &["pdf1", "100"]);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "buffer{link}: {stderr}");
+        assert!(
+            output.stdout == fixture_bytes(),
+            "buffer{link}: stdout differs from the fixture"
+        );
+        assert!(
+            stderr.contains("100 bytes are too few; trying again with 140429"),
+            "buffer{link}: {stderr}"
+        );
+
+        // No declared size: the buffer doubles until the file fits.
+        let output = run_example("buffer", link, &chunked.url, &["pdf1", "50000"]);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "buffer{link} (chunked): {stderr}");
+        assert!(
+            output.stdout == fixture_bytes(),
+            "buffer{link} (chunked): stdout differs"
+        );
+        assert!(
+            stderr.contains("trying again with 200000"),
+            "buffer{link} (chunked): {stderr}"
+        );
+    }
+}
+
+#[test]
+fn cpp_example_downloads_to_memory() {
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    for link in LINKS {
+        let output = run_example("memory", link, &api.base_url(), &["pdf1"]);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "memory{link}: {stderr}");
+        assert!(
+            output.stdout == fixture_bytes(),
+            "memory{link}: stdout differs from the fixture"
+        );
+        assert!(
+            stderr.contains("spec.pdf (application/octet-stream), 140429 bytes, HTTP 200"),
+            "memory{link}: {stderr}"
+        );
+
+        let output = run_example("memory", link, &api.base_url(), &["missing1"]);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "memory{link} exit status: {stderr}"
+        );
+        assert!(
+            stderr.contains("not found (HTTP 404)") && stderr.contains("RESOURCE_NOT_FOUND"),
+            "memory{link}: {stderr}"
+        );
+    }
+}
