@@ -8,11 +8,18 @@
 //! file the server tried to send), and a writer holds at most such a prefix.
 //! Error bodies never reach a sink.
 //!
+//! A writer and a write callback cannot take bytes back, so after a failure
+//! they hold exactly what each case documents in [`Streamed`]. The write
+//! callback runs through the real C ABI: the test declares the library's
+//! `#[no_mangle]` functions in an `extern "C"` block and links them from the
+//! crate, as a C program would from the static library.
+//!
 //! To add a sink, implement [`MatrixSink`] and list it in [`sinks`]; every
 //! case then runs against it.
 
 mod support;
 
+use std::ffi::{c_int, c_void, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +62,20 @@ enum Destination {
     ReadOnlyFolder,
 }
 
+/// What a streaming sink (a writer or a write callback) contains after a
+/// failure. Such a sink cannot take bytes back, so it keeps what it was given.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Streamed {
+    /// Nothing: the failure comes before the first body byte.
+    Nothing,
+    /// Exactly the first this many bytes of the payload.
+    Exactly(usize),
+    /// A prefix of the payload of at most this many bytes. A TCP reset may
+    /// discard bytes that arrived but were not read yet, so how many reach
+    /// the sink depends on timing.
+    AtMost(usize),
+}
+
 #[derive(Clone, Debug)]
 enum Expect {
     /// Success, delivering exactly one of these bodies.
@@ -76,6 +97,8 @@ struct Case {
     /// The file the server tried to send. After a failure a sink may hold a
     /// prefix of it and nothing else; `None` means the sink must hold nothing.
     payload: Option<Vec<u8>>,
+    /// What a streaming sink contains after a failure.
+    streamed: Streamed,
     expect: Expect,
     /// Keeps resources the handler points at, such as a refusing port, alive.
     _keep: Option<Arc<dyn Send + Sync>>,
@@ -89,9 +112,15 @@ impl Case {
             destination: Destination::Normal,
             parallel: 1,
             payload: None,
+            streamed: Streamed::Nothing,
             expect,
             _keep: None,
         }
+    }
+
+    fn streams(mut self, streamed: Streamed) -> Case {
+        self.streamed = streamed;
+        self
     }
 
     fn payload(mut self, payload: &[u8]) -> Case {
@@ -127,6 +156,9 @@ fn serve_file(file: Vec<u8>) -> impl Fn(Conn) + Send + Sync + 'static {
     }
 }
 
+/// Lists every case. A case that fails before the first body byte, or on
+/// an error status whose body never reaches a sink, leaves a streaming sink
+/// empty: `Streamed::Nothing`, the default.
 fn cases() -> Vec<Case> {
     let file = pattern(FILE_SIZE, 42);
     let mut cases = Vec::new();
@@ -137,6 +169,9 @@ fn cases() -> Vec<Case> {
         serve_file(file.clone()),
     ));
 
+    // A streaming sink keeps the bytes that arrived before the reset (up to
+    // half the file) and the download fails with Truncated. Nothing can be
+    // retried because the server offers no resume.
     let served = file.clone();
     cases.push(
         Case::new(
@@ -150,7 +185,8 @@ fn cases() -> Vec<Case> {
                 conn.reset();
             },
         )
-        .payload(&file),
+        .payload(&file)
+        .streams(Streamed::AtMost(FILE_SIZE / 2)),
     );
 
     cases.push(Case::new(
@@ -180,6 +216,8 @@ fn cases() -> Vec<Case> {
         },
     ));
 
+    // The whole body arrives before the orderly close, so a streaming sink
+    // gets every byte the server sent. Then the download fails with Truncated.
     let served = file.clone();
     cases.push(
         Case::new(
@@ -191,7 +229,8 @@ fn cases() -> Vec<Case> {
                 conn.close();
             },
         )
-        .payload(&file),
+        .payload(&file)
+        .streams(Streamed::Exactly(FILE_SIZE)),
     );
 
     let served = file.clone();
@@ -244,6 +283,8 @@ fn cases() -> Vec<Case> {
         },
     ));
 
+    // Every chunk is complete, so a streaming sink gets the whole file. Then
+    // the download fails with Truncated because the closing chunk never comes.
     let served = file.clone();
     cases.push(
         Case::new(
@@ -262,7 +303,8 @@ fn cases() -> Vec<Case> {
                 conn.close();
             },
         )
-        .payload(&file),
+        .payload(&file)
+        .streams(Streamed::Exactly(FILE_SIZE)),
     );
 
     cases.push(Case::new(
@@ -327,10 +369,14 @@ fn cases() -> Vec<Case> {
         }
     }
 
+    // A streaming sink takes exactly its capacity and then rejects the rest.
+    // The writer fails with ENOSPC, and the write callback returns fewer bytes
+    // than offered. Either way the download fails with Write.
     let big = pattern(4 * FULL_CAPACITY, 44);
     cases.push(
         Case::new("full disk", Expect::DestinationFull, serve_file(big.clone()))
             .payload(&big)
+            .streams(Streamed::Exactly(FULL_CAPACITY))
             .destination(Destination::Full),
     );
 
@@ -379,6 +425,8 @@ fn cases() -> Vec<Case> {
 /// Everything a sink needs to run one cell.
 struct Env<'a> {
     client: &'a Client,
+    /// The base URL `client` uses, for sinks that build their own client.
+    base_url: &'a str,
     file_id: &'a str,
     case: &'a Case,
     /// A fresh, empty folder for this cell.
@@ -393,6 +441,8 @@ struct Observation {
     /// What the destination holds from this download: the saved file, the
     /// filled part of the buffer or what the writer took.
     delivered: Vec<u8>,
+    /// What the other destinations hold, when each download had its own.
+    other_deliveries: Vec<Vec<u8>>,
     /// Broken guarantees the sink itself found: a changed existing file, a
     /// leftover temporary file, bytes written past the delivered size.
     damage: Vec<String>,
@@ -411,6 +461,12 @@ trait MatrixSink: Sync {
     /// The error kind this sink reports when its destination is full.
     fn full_kind(&self) -> ErrorKind;
 
+    /// Returns true for a sink that cannot take bytes back, whose contents
+    /// after a failure the case's [`Streamed`] value describes.
+    fn streams(&self) -> bool {
+        false
+    }
+
     /// Prepares the destination the case describes, runs the case's
     /// downloads and inspects what is left.
     fn run(&self, env: &Env<'_>) -> Cell;
@@ -423,6 +479,7 @@ fn sinks() -> Vec<Box<dyn MatrixSink>> {
         Box::new(FileSink { folder_mode: true }),
         Box::new(BufferSink),
         Box::new(WriterSink),
+        Box::new(CallbackSink),
     ]
 }
 
@@ -561,6 +618,7 @@ impl MatrixSink for FileSink {
         Cell::Ran(Observation {
             results,
             delivered,
+            other_deliveries: Vec::new(),
             damage,
         })
     }
@@ -621,6 +679,7 @@ impl MatrixSink for BufferSink {
         Cell::Ran(Observation {
             results: vec![result],
             delivered: buffer[..written.min(capacity)].to_vec(),
+            other_deliveries: Vec::new(),
             damage,
         })
     }
@@ -640,6 +699,10 @@ impl MatrixSink for WriterSink {
 
     fn full_kind(&self) -> ErrorKind {
         ErrorKind::Write
+    }
+
+    fn streams(&self) -> bool {
+        true
     }
 
     fn run(&self, env: &Env<'_>) -> Cell {
@@ -664,7 +727,463 @@ impl MatrixSink for WriterSink {
         Cell::Ran(Observation {
             results: vec![result],
             delivered: writer.taken,
+            other_deliveries: Vec::new(),
             damage: Vec::new(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The write-callback sink, through the C ABI.
+
+/// The parts of `include/tallyfy_files.h` that the callback sink calls.
+///
+/// The library exports these functions with `#[no_mangle]`, so this test
+/// links them from the crate like any other symbol. Every call goes through
+/// the same boundary (argument checks, panic catching, status codes) as a
+/// call from C.
+#[allow(non_camel_case_types)]
+mod c_abi {
+    use std::ffi::{c_char, c_int, c_void};
+
+    pub type tallyfy_status = i32;
+    pub const TALLYFY_OK: tallyfy_status = 0;
+
+    /// Opaque handles, only ever used behind pointers.
+    #[repr(C)]
+    pub struct tallyfy_client_options {
+        _opaque: [u8; 0],
+    }
+    #[repr(C)]
+    pub struct tallyfy_client {
+        _opaque: [u8; 0],
+    }
+    #[repr(C)]
+    pub struct tallyfy_download_options {
+        _opaque: [u8; 0],
+    }
+
+    /// The leading fields of `tallyfy_file_info`, in the header's order. It
+    /// is only read through the pointer the library returns.
+    #[repr(C)]
+    pub struct tallyfy_file_info {
+        pub file_name: *const c_char,
+        pub server_file_name: *const c_char,
+        pub content_type: *const c_char,
+        pub path: *const c_char,
+        pub size: u64,
+        pub http_status: u16,
+    }
+
+    pub type tallyfy_write_callback =
+        Option<unsafe extern "C" fn(user: *mut c_void, data: *const u8, len: usize) -> usize>;
+    pub type tallyfy_progress_callback =
+        Option<unsafe extern "C" fn(user: *mut c_void, received: u64, total: u64) -> c_int>;
+
+    extern "C" {
+        pub fn tallyfy_last_error_status() -> tallyfy_status;
+        pub fn tallyfy_last_error_message() -> *const c_char;
+
+        pub fn tallyfy_client_options_new(out_options: *mut *mut tallyfy_client_options) -> tallyfy_status;
+        pub fn tallyfy_client_options_free(options: *mut tallyfy_client_options);
+        pub fn tallyfy_client_options_set_token(
+            options: *mut tallyfy_client_options,
+            token: *const c_char,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_org_id(
+            options: *mut tallyfy_client_options,
+            org_id: *const c_char,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_base_url(
+            options: *mut tallyfy_client_options,
+            base_url: *const c_char,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_stall_timeout_ms(
+            options: *mut tallyfy_client_options,
+            timeout_ms: u64,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_deadline_ms(
+            options: *mut tallyfy_client_options,
+            deadline_ms: u64,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_retry_max_attempts(
+            options: *mut tallyfy_client_options,
+            max_attempts: u32,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_retry_initial_backoff_ms(
+            options: *mut tallyfy_client_options,
+            backoff_ms: u64,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_retry_max_backoff_ms(
+            options: *mut tallyfy_client_options,
+            backoff_ms: u64,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_retry_max_wait_ms(
+            options: *mut tallyfy_client_options,
+            wait_ms: u64,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_options_set_retry_max_total_wait_ms(
+            options: *mut tallyfy_client_options,
+            wait_ms: u64,
+        ) -> tallyfy_status;
+
+        pub fn tallyfy_client_new(
+            options: *const tallyfy_client_options,
+            out_client: *mut *mut tallyfy_client,
+        ) -> tallyfy_status;
+        pub fn tallyfy_client_free(client: *mut tallyfy_client);
+
+        pub fn tallyfy_download_options_new(
+            out_options: *mut *mut tallyfy_download_options,
+        ) -> tallyfy_status;
+        pub fn tallyfy_download_options_free(options: *mut tallyfy_download_options);
+        pub fn tallyfy_download_options_set_progress(
+            options: *mut tallyfy_download_options,
+            callback: tallyfy_progress_callback,
+            user: *mut c_void,
+        ) -> tallyfy_status;
+
+        pub fn tallyfy_file_info_free(info: *mut tallyfy_file_info);
+
+        pub fn tallyfy_download_to_callback(
+            client: *const tallyfy_client,
+            file_id: *const c_char,
+            options: *const tallyfy_download_options,
+            write_callback: tallyfy_write_callback,
+            user: *mut c_void,
+            out_info: *mut *mut tallyfy_file_info,
+        ) -> tallyfy_status;
+    }
+}
+
+/// Every `ErrorKind`, at the index of its number. The C API's status codes 1
+/// to 18 are these numbers.
+const KINDS_BY_STATUS: [ErrorKind; 18] = [
+    ErrorKind::InvalidArgument,
+    ErrorKind::Unauthorized,
+    ErrorKind::Forbidden,
+    ErrorKind::NotFound,
+    ErrorKind::RateLimited,
+    ErrorKind::HttpStatus,
+    ErrorKind::Timeout,
+    ErrorKind::Connection,
+    ErrorKind::Tls,
+    ErrorKind::Truncated,
+    ErrorKind::TooLarge,
+    ErrorKind::BufferTooSmall,
+    ErrorKind::DestinationExists,
+    ErrorKind::Io,
+    ErrorKind::AbortedByCallback,
+    ErrorKind::RedirectRefused,
+    ErrorKind::Write,
+    ErrorKind::Protocol,
+];
+
+/// Returns the `ErrorKind` of a `tallyfy_status` error code, or `None` for
+/// `TALLYFY_OK`, `TALLYFY_INTERNAL_ERROR` and unknown values.
+fn kind_of_status(status: c_abi::tallyfy_status) -> Option<ErrorKind> {
+    let index = usize::try_from(status).ok()?.checked_sub(1)?;
+    let kind = *KINDS_BY_STATUS.get(index)?;
+    assert_eq!(kind as i32, status, "KINDS_BY_STATUS is out of order at {status}");
+    Some(kind)
+}
+
+/// Returns the calling thread's last error message from the C API.
+fn last_error_message() -> String {
+    // SAFETY: the library returns a NUL-terminated string, never NULL, that
+    // stays valid until this thread's next call that returns a status.
+    unsafe { std::ffi::CStr::from_ptr(c_abi::tallyfy_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Panics with the library's message when a set-up call failed.
+fn expect_ok(status: c_abi::tallyfy_status, call: &str) {
+    assert_eq!(
+        status,
+        c_abi::TALLYFY_OK,
+        "{call} failed: {}",
+        last_error_message()
+    );
+}
+
+/// A C client, freed on drop.
+struct CClient(*mut c_abi::tallyfy_client);
+
+// SAFETY: the header allows one client to be used by any number of threads
+// at once, and it is freed only by drop, after every download returned.
+unsafe impl Send for CClient {}
+unsafe impl Sync for CClient {}
+
+impl CClient {
+    /// Builds a client with the same settings as the Rust client of the matrix.
+    fn new(base_url: &str) -> CClient {
+        let token = CString::new(support::TOKEN).unwrap();
+        let org_id = CString::new(support::ORG_ID).unwrap();
+        let base_url = CString::new(base_url).unwrap();
+        let retries = support::fast_retries(2);
+        let millis = |duration: Duration| duration.as_millis() as u64;
+
+        // SAFETY: each call gets a live options object and NUL-terminated
+        // strings that outlive it; the library copies what it keeps.
+        unsafe {
+            let mut options = std::ptr::null_mut();
+            expect_ok(
+                c_abi::tallyfy_client_options_new(&mut options),
+                "tallyfy_client_options_new",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_token(options, token.as_ptr()),
+                "set_token",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_org_id(options, org_id.as_ptr()),
+                "set_org_id",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_base_url(options, base_url.as_ptr()),
+                "set_base_url",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_stall_timeout_ms(options, 10_000),
+                "set_stall_timeout_ms",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_deadline_ms(options, 60_000),
+                "set_deadline_ms",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_retry_max_attempts(options, retries.max_attempts),
+                "set_retry_max_attempts",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_retry_initial_backoff_ms(
+                    options,
+                    millis(retries.initial_backoff),
+                ),
+                "set_retry_initial_backoff_ms",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_retry_max_backoff_ms(options, millis(retries.max_backoff)),
+                "set_retry_max_backoff_ms",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_retry_max_wait_ms(options, millis(retries.max_wait)),
+                "set_retry_max_wait_ms",
+            );
+            expect_ok(
+                c_abi::tallyfy_client_options_set_retry_max_total_wait_ms(
+                    options,
+                    millis(retries.max_total_wait),
+                ),
+                "set_retry_max_total_wait_ms",
+            );
+
+            let mut client = std::ptr::null_mut();
+            let status = c_abi::tallyfy_client_new(options, &mut client);
+            c_abi::tallyfy_client_options_free(options);
+            expect_ok(status, "tallyfy_client_new");
+            CClient(client)
+        }
+    }
+}
+
+impl Drop for CClient {
+    fn drop(&mut self) {
+        // SAFETY: the client came from tallyfy_client_new and no download runs.
+        unsafe { c_abi::tallyfy_client_free(self.0) };
+    }
+}
+
+/// What the write and progress callbacks of one download saw.
+#[derive(Default)]
+struct CallbackState {
+    /// Room left before the callback takes fewer bytes than offered, as a
+    /// caller whose disk is full does.
+    room: usize,
+    taken: Vec<u8>,
+    /// Broken callback contracts: an empty or NULL block, or a progress
+    /// count that differs from the bytes the write callback took.
+    violations: Vec<String>,
+}
+
+/// The write callback: appends the block to the state's `taken`, up to `room`.
+///
+/// It must not panic, because a panic cannot unwind out of an `extern "C"`
+/// function; it records broken contracts instead.
+unsafe extern "C" fn take_block(user: *mut c_void, data: *const u8, len: usize) -> usize {
+    // SAFETY: `user` is the CallbackState of this download, which outlives
+    // it, and only the downloading thread touches it meanwhile.
+    let state = unsafe { &mut *user.cast::<CallbackState>() };
+    if data.is_null() || len == 0 {
+        state.violations.push(format!(
+            "the write callback got a block of {len} bytes at {data:?}"
+        ));
+        return 0;
+    }
+
+    // SAFETY: the library passes `len` readable bytes, valid during the call.
+    let block = unsafe { std::slice::from_raw_parts(data, len) };
+    let count = len.min(state.room);
+    state.taken.extend_from_slice(&block[..count]);
+    state.room -= count;
+    count
+}
+
+/// The progress callback: checks that `received` counts what the write
+/// callback took, so that progress never runs ahead of the delivered bytes
+/// and never restarts, which a write callback could not follow.
+unsafe extern "C" fn check_progress(user: *mut c_void, received: u64, _total: u64) -> c_int {
+    // SAFETY: as in take_block; both callbacks run on the downloading thread.
+    let state = unsafe { &mut *user.cast::<CallbackState>() };
+    if received != state.taken.len() as u64 {
+        state.violations.push(format!(
+            "progress reported {received} bytes while the write callback had taken {}",
+            state.taken.len()
+        ));
+    }
+    0
+}
+
+/// Runs one download through `tallyfy_download_to_callback`. Returns its
+/// result (`None` for a status that is no error kind) and the callbacks'
+/// state, whose violations include problems found at the boundary.
+fn callback_download(
+    client: &CClient,
+    file_id: &str,
+    room: usize,
+) -> (Option<Result<u64, ErrorKind>>, CallbackState) {
+    let file_id = CString::new(file_id).unwrap();
+    let mut state = CallbackState {
+        room,
+        ..CallbackState::default()
+    };
+    let user: *mut c_void = (&mut state as *mut CallbackState).cast();
+
+    // SAFETY: the client is live, the strings are NUL-terminated, `user`
+    // points at `state` for the whole download, and the file info is freed
+    // once read.
+    let (status, size) = unsafe {
+        let mut options = std::ptr::null_mut();
+        expect_ok(
+            c_abi::tallyfy_download_options_new(&mut options),
+            "tallyfy_download_options_new",
+        );
+        expect_ok(
+            c_abi::tallyfy_download_options_set_progress(options, Some(check_progress), user),
+            "tallyfy_download_options_set_progress",
+        );
+
+        let mut info: *mut c_abi::tallyfy_file_info = std::ptr::null_mut();
+        let status = c_abi::tallyfy_download_to_callback(
+            client.0,
+            file_id.as_ptr(),
+            options,
+            Some(take_block),
+            user,
+            &mut info,
+        );
+        c_abi::tallyfy_download_options_free(options);
+
+        let size = info.as_ref().map(|info| info.size);
+        c_abi::tallyfy_file_info_free(info);
+        (status, size)
+    };
+
+    // The status, the thread's last error and the file info agree.
+    let mut problems = Vec::new();
+    // SAFETY: reads this thread's last status; no arguments.
+    let last = unsafe { c_abi::tallyfy_last_error_status() };
+    if last != status {
+        problems.push(format!(
+            "returned status {status} but tallyfy_last_error_status() is {last}"
+        ));
+    }
+    let result = if status == c_abi::TALLYFY_OK {
+        match size {
+            None => problems.push("succeeded without a file info".to_string()),
+            Some(size) if size != state.taken.len() as u64 => problems.push(format!(
+                "the file info says {size} bytes, the write callback took {}",
+                state.taken.len()
+            )),
+            Some(_) => {}
+        }
+        Some(Ok(state.taken.len() as u64))
+    } else {
+        let message = last_error_message();
+        if message.contains(support::TOKEN) {
+            problems.push(format!("the error message contains the token: {message}"));
+        }
+        if size.is_some() {
+            problems.push(format!("status {status} came with a file info"));
+        }
+        match kind_of_status(status) {
+            Some(kind) => Some(Err(kind)),
+            None => {
+                problems.push(format!(
+                    "returned status {status}, which is no error kind: {message}"
+                ));
+                None
+            }
+        }
+    };
+    state.violations.extend(problems);
+    (result, state)
+}
+
+/// The write callback of the C API (`tallyfy_download_to_callback`), with a
+/// progress callback that checks its counts. A full destination is a
+/// callback that takes fewer bytes than offered once it has taken
+/// `FULL_CAPACITY`, which fails with Write. Two downloads at once run
+/// through one shared C client, each into its own callback, and each must
+/// receive one complete body.
+struct CallbackSink;
+
+impl MatrixSink for CallbackSink {
+    fn name(&self) -> &'static str {
+        "callback"
+    }
+
+    fn full_kind(&self) -> ErrorKind {
+        ErrorKind::Write
+    }
+
+    fn streams(&self) -> bool {
+        true
+    }
+
+    fn run(&self, env: &Env<'_>) -> Cell {
+        let room = match env.case.destination {
+            Destination::Normal => usize::MAX,
+            Destination::Full => FULL_CAPACITY,
+            Destination::MissingFolder | Destination::ReadOnlyFolder => {
+                return Cell::NotApplicable("a write callback has no folder");
+            }
+        };
+
+        let client = CClient::new(env.base_url);
+        let downloads: Vec<_> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..env.case.parallel)
+                .map(|_| scope.spawn(|| callback_download(&client, env.file_id, room)))
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        drop(client);
+
+        let mut results = Vec::new();
+        let mut deliveries = Vec::new();
+        let mut damage = Vec::new();
+        for (result, state) in downloads {
+            results.extend(result);
+            deliveries.push(state.taken);
+            damage.extend(state.violations);
+        }
+        let delivered = deliveries.remove(0);
+        Cell::Ran(Observation {
+            results,
+            delivered,
+            other_deliveries: deliveries,
+            damage,
         })
     }
 }
@@ -675,6 +1194,7 @@ impl MatrixSink for WriterSink {
 /// Checks one cell against the case's expectation. Returns the problems found.
 fn check(case: &Case, sink: &dyn MatrixSink, observation: &Observation) -> Vec<String> {
     let mut problems = observation.damage.clone();
+    let destinations = std::iter::once(&observation.delivered).chain(&observation.other_deliveries);
 
     match &case.expect {
         Expect::Delivers(bodies) => {
@@ -683,11 +1203,13 @@ fn check(case: &Case, sink: &dyn MatrixSink, observation: &Observation) -> Vec<S
                     problems.push(format!("expected success, got {kind:?}"));
                 }
             }
-            if !bodies.contains(&observation.delivered) {
-                problems.push(format!(
-                    "delivered {} bytes that match none of the expected bodies",
-                    observation.delivered.len()
-                ));
+            for delivered in destinations {
+                if !bodies.contains(delivered) {
+                    problems.push(format!(
+                        "delivered {} bytes that match none of the expected bodies",
+                        delivered.len()
+                    ));
+                }
             }
         }
         Expect::Fails(_) | Expect::DestinationFull => {
@@ -702,16 +1224,30 @@ fn check(case: &Case, sink: &dyn MatrixSink, observation: &Observation) -> Vec<S
                 }
             }
             let allowed = case.payload.as_deref().unwrap_or(&[]);
-            let delivered = &observation.delivered;
-            if delivered.len() > allowed.len() || *delivered != allowed[..delivered.len()] {
-                problems.push(format!(
-                    "after the failure the sink holds {} bytes that are not a prefix of the file",
-                    delivered.len()
-                ));
+            for delivered in destinations {
+                if delivered.len() > allowed.len() || *delivered != allowed[..delivered.len()] {
+                    problems.push(format!(
+                        "after the failure the sink holds {} bytes that are not a prefix of the file",
+                        delivered.len()
+                    ));
+                }
+                if sink.streams() {
+                    problems.extend(check_streamed(case.streamed, delivered.len()));
+                }
             }
         }
     }
     problems
+}
+
+/// Checks how many bytes a streaming sink contains after a failure.
+fn check_streamed(streamed: Streamed, held: usize) -> Option<String> {
+    let wrong = match streamed {
+        Streamed::Nothing => held != 0,
+        Streamed::Exactly(count) => held != count,
+        Streamed::AtMost(count) => held > count,
+    };
+    wrong.then(|| format!("after the failure the sink contains {held} bytes, expected {streamed:?}"))
 }
 
 #[test]
@@ -728,7 +1264,7 @@ fn fault_matrix() {
         "case",
         sinks
             .iter()
-            .map(|sink| format!("{:<8}", sink.name()))
+            .map(|sink| format!("{:<9}", sink.name()))
             .collect::<String>()
     );
     for case in &cases {
@@ -748,8 +1284,10 @@ fn fault_matrix() {
                 .build()
                 .unwrap();
             let scratch = tempfile::tempdir().unwrap();
+            let base_url = server.base_url();
             let env = Env {
                 client: &client,
+                base_url: &base_url,
                 file_id: "matrix",
                 case,
                 scratch: scratch.path(),
@@ -780,15 +1318,17 @@ fn fault_matrix() {
                     "skipped"
                 }
             };
-            row.push_str(&format!("{label:<8}"));
+            row.push_str(&format!("{label:<9}"));
         }
         println!("{:<52} {row}", case.name);
     }
 
     let full_disk = if skipped.iter().any(|line| line.starts_with("full disk")) {
-        "a writer failing with ENOSPC and a small buffer; the tmpfs could not be mounted"
+        "a writer failing with ENOSPC, a write callback that takes 256 KiB and a small buffer; \
+         the tmpfs could not be mounted"
     } else {
-        "a 256 KiB tmpfs for the path and folder sinks, a writer failing with ENOSPC, a 256 KiB buffer"
+        "a 256 KiB tmpfs for the path and folder sinks, a writer failing with ENOSPC, a write callback \
+         that takes 256 KiB, a 256 KiB buffer"
     };
     println!(
         "fault matrix: {} cases × {} sinks = {} cells: {ran} ran, {} not applicable, {} skipped",
