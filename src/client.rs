@@ -176,7 +176,8 @@ impl ClientBuilder {
 
     /// Sets how long resolving, connecting and the TLS handshake may take.
     ///
-    /// `None` waits as long as the operating system does. Defaults to 30 seconds.
+    /// `None`, or a duration of 100 years or more such as `Duration::MAX`,
+    /// waits as long as the operating system does. Defaults to 30 seconds.
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connect_timeout = timeout;
         self
@@ -187,14 +188,16 @@ impl ClientBuilder {
     ///
     /// The timer restarts with every read that returns data, so a slow but
     /// moving body is never cut off. The response headers must arrive in full
-    /// within this time. `None` waits forever. Defaults to 30 seconds.
+    /// within this time. `None`, or a duration of 100 years or more, waits
+    /// forever. Defaults to 30 seconds.
     pub fn stall_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.stall_timeout = timeout;
         self
     }
 
     /// Sets the longest a whole download may take, retries and redirects
-    /// included. `None`, the default, sets no limit.
+    /// included. `None`, the default, or a duration of 100 years or more
+    /// sets no limit.
     pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self
@@ -283,12 +286,12 @@ impl ClientBuilder {
             .user_agent(self.user_agent.as_str())
             .accept("*/*")
             .accept_encoding("identity")
-            .timeout_connect(self.connect_timeout)
-            .timeout_per_read(self.stall_timeout)
+            .timeout_connect(usable_timeout(self.connect_timeout))
+            .timeout_per_read(usable_timeout(self.stall_timeout))
             // A server that trickles its headers a byte at a time never
             // trips the per-read timer, so the headers as a whole get the
             // same budget.
-            .timeout_recv_response(self.stall_timeout)
+            .timeout_recv_response(usable_timeout(self.stall_timeout))
             .tls_config(tls)
             .proxy(proxy)
             .build();
@@ -300,12 +303,24 @@ impl ClientBuilder {
                 org_id: self.org_id,
                 base_url,
                 client_header: self.client_header,
-                deadline: self.deadline,
+                deadline: usable_timeout(self.deadline),
                 max_redirects: self.max_redirects,
                 retry: self.retry,
             }),
         })
     }
+}
+
+/// Timeouts at least this long are treated as no timeout.
+///
+/// ureq adds a timeout to the current `Instant`, which panics past the end
+/// of the clock, so `Duration::MAX` (a common way to write "forever") must
+/// not reach it.
+const NO_TIMEOUT_FROM: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// Turns a timeout so long that it cannot expire into no timeout.
+fn usable_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    timeout.filter(|limit| *limit < NO_TIMEOUT_FROM)
 }
 
 /// Rejects tokens that would break or inject into the `Authorization` header.
@@ -315,9 +330,15 @@ fn check_token(token: &str) -> Result<(), Error> {
     if token.is_empty() {
         return Err(Error::InvalidArgument("the access token is empty".to_string()));
     }
-    if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+    // RFC 6750 limits a bearer token to these characters, which also keeps
+    // it unchanged when messages quote or escape text, so redaction finds it.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+    let body = token.trim_end_matches('=');
+    if body.is_empty() || !body.bytes().all(allowed) {
         return Err(Error::InvalidArgument(
-            "the access token contains white space, control or non-ASCII characters".to_string(),
+            "the access token is invalid: RFC 6750 allows only ASCII letters, digits, \
+             '-', '.', '_', '~', '+', '/' and trailing '='"
+                .to_string(),
         ));
     }
     Ok(())

@@ -10,6 +10,8 @@ use std::time::Duration;
 /// `{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`
 /// and sometimes an `X-Request-Id` header. Every field is optional because a
 /// proxy or a storage host may answer with HTML or an empty body instead.
+/// Control characters in the server's text are replaced by spaces, and the
+/// access token by `<redacted>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiErrorDetail {
     /// The HTTP status code, such as 404.
@@ -368,6 +370,111 @@ impl Error {
         match self {
             Error::BufferTooSmall { needed, .. } => *needed,
             _ => None,
+        }
+    }
+
+    /// Replaces every copy of `secret` in the error's text with `<redacted>`.
+    ///
+    /// Server-controlled text reaches errors by several routes (the API's
+    /// JSON, headers, a `Location`, the names in a TLS certificate), so every
+    /// download error passes through here before anyone sees it. Paths and
+    /// operating-system errors belong to the caller and are kept as they are.
+    pub(crate) fn redact(self, secret: &str) -> Error {
+        if secret.is_empty() {
+            return self;
+        }
+        let scrub = |text: String| {
+            if text.contains(secret) {
+                text.replace(secret, "<redacted>")
+            } else {
+                text
+            }
+        };
+        let scrub_detail = |detail: ApiErrorDetail| ApiErrorDetail {
+            status: detail.status,
+            code: detail.code.map(scrub),
+            message: detail.message.map(scrub),
+            request_id: detail.request_id.map(scrub),
+        };
+
+        match self {
+            Error::InvalidArgument(message) => Error::InvalidArgument(scrub(message)),
+            Error::Unauthorized { file_id, detail } => Error::Unauthorized {
+                file_id: scrub(file_id),
+                detail: scrub_detail(detail),
+            },
+            Error::Forbidden { file_id, detail } => Error::Forbidden {
+                file_id: scrub(file_id),
+                detail: scrub_detail(detail),
+            },
+            Error::NotFound { file_id, detail } => Error::NotFound {
+                file_id: scrub(file_id),
+                detail: scrub_detail(detail),
+            },
+            Error::RateLimited {
+                file_id,
+                retry_after,
+                detail,
+            } => Error::RateLimited {
+                file_id: scrub(file_id),
+                retry_after,
+                detail: scrub_detail(detail),
+            },
+            Error::HttpStatus { file_id, detail } => Error::HttpStatus {
+                file_id: scrub(file_id),
+                detail: scrub_detail(detail),
+            },
+            Error::Timeout { file_id, what } => Error::Timeout {
+                file_id: scrub(file_id),
+                what: scrub(what),
+            },
+            Error::Connection { file_id, message } => Error::Connection {
+                file_id: scrub(file_id),
+                message: scrub(message),
+            },
+            Error::Tls { file_id, message } => Error::Tls {
+                file_id: scrub(file_id),
+                message: scrub(message),
+            },
+            Error::Truncated {
+                file_id,
+                expected,
+                received,
+            } => Error::Truncated {
+                file_id: scrub(file_id),
+                expected,
+                received,
+            },
+            Error::TooLarge { file_id, limit, size } => Error::TooLarge {
+                file_id: scrub(file_id),
+                limit,
+                size,
+            },
+            Error::BufferTooSmall {
+                file_id,
+                capacity,
+                needed,
+            } => Error::BufferTooSmall {
+                file_id: scrub(file_id),
+                capacity,
+                needed,
+            },
+            Error::AbortedByCallback { file_id } => Error::AbortedByCallback {
+                file_id: scrub(file_id),
+            },
+            Error::RedirectRefused { file_id, reason } => Error::RedirectRefused {
+                file_id: scrub(file_id),
+                reason: scrub(reason),
+            },
+            Error::Write { file_id, source } => Error::Write {
+                file_id: scrub(file_id),
+                source,
+            },
+            Error::Protocol { file_id, message } => Error::Protocol {
+                file_id: scrub(file_id),
+                message: scrub(message),
+            },
+            kept @ (Error::DestinationExists { .. } | Error::Io { .. }) => kept,
         }
     }
 

@@ -15,7 +15,8 @@ const WINDOWS_DEVICE_NAMES: &[&str] = &[
 /// Returns a server-sent file name reduced to one safe path component.
 ///
 /// Keeps only the part after the last `/` or `\`, and drops control
-/// characters. Returns `None` when what is left is empty, `.` or `..`,
+/// characters and invisible formatting characters such as bidirectional
+/// overrides. Returns `None` when what is left is empty, `.` or `..`,
 /// contains `:`, is a Windows device name (such as `CON` or `nul.txt`), or ends
 /// in a dot or a space. A name longer than 255 bytes is cut on a UTF-8
 /// character boundary, keeping an extension of up to 16 bytes, and dots or
@@ -25,7 +26,10 @@ const WINDOWS_DEVICE_NAMES: &[&str] = &[
 /// cannot leave that folder.
 pub fn sanitize_file_name(name: &str) -> Option<String> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
+        .collect();
 
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
         return None;
@@ -51,6 +55,16 @@ pub fn sanitize_file_name(name: &str) -> Option<String> {
 pub(crate) fn fallback_file_name(file_id: &str) -> String {
     let name = format!("tallyfy-file-{file_id}");
     sanitize_file_name(&name).unwrap_or_else(|| "tallyfy-file".to_string())
+}
+
+/// Returns true for invisible formatting characters, such as the right-to-left
+/// override that makes `invoice\u{202E}fdp.exe` display as `invoiceexe.pdf`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 fn is_windows_device_name(name: &str) -> bool {
@@ -116,6 +130,19 @@ mod tests {
         assert_eq!(sanitize_file_name("../../etc/passwd").as_deref(), Some("passwd"));
         assert_eq!(sanitize_file_name("..\\..\\win.ini").as_deref(), Some("win.ini"));
         assert_eq!(sanitize_file_name("/abs/path.txt").as_deref(), Some("path.txt"));
+    }
+
+    #[test]
+    fn drops_bidi_overrides() {
+        assert_eq!(
+            sanitize_file_name("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoicefdp.exe")
+        );
+        assert_eq!(
+            sanitize_file_name("a\u{200B}b\u{FEFF}.txt").as_deref(),
+            Some("ab.txt")
+        );
+        assert_eq!(sanitize_file_name("\u{202E}\u{2066}"), None);
     }
 
     #[test]

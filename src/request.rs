@@ -144,8 +144,10 @@ impl<'a> Download<'a> {
     ///
     /// [`Error::DestinationExists`] when `path` exists and `if_exists` is
     /// [`IfExists::Fail`] (checked before the request and again at the
-    /// rename); [`Error::Io`] when the folder is missing or not writable; any
-    /// network or HTTP error of the download.
+    /// rename); [`Error::InvalidArgument`] when `path` is a folder, or a
+    /// device, FIFO or socket that [`IfExists::Replace`] would destroy;
+    /// [`Error::Io`] when the folder is missing or not writable; any network
+    /// or HTTP error of the download.
     pub fn to_path(self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<FileInfo, Error> {
         let mut sink = PathSink::new(path.as_ref(), if_exists)?;
         crate::transfer::run(self, &mut sink)

@@ -58,7 +58,8 @@ impl RetryPolicy {
         // Spread retries of many clients over ±20 % of the base wait.
         let unit = (random_u64() % 10_001) as f64 / 10_000.0;
         let factor = 0.8 + 0.4 * unit;
-        base.mul_f64(factor)
+        // mul_f64 panics when the product passes Duration::MAX.
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(Duration::MAX)
     }
 }
 

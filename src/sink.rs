@@ -131,7 +131,9 @@ pub(crate) struct PathSink {
 
 impl PathSink {
     pub(crate) fn new(path: &Path, if_exists: IfExists) -> Result<Self, Error> {
-        if path.file_name().is_none() {
+        // "out.bin/" names a folder, although Path::file_name returns "out.bin".
+        let ends_with_separator = path.as_os_str().as_encoded_bytes().last() == Some(&b'/');
+        if path.file_name().is_none() || ends_with_separator {
             return Err(Error::InvalidArgument(format!(
                 "destination '{}' does not name a file",
                 path.display()
@@ -148,6 +150,16 @@ impl PathSink {
             return Err(Error::DestinationExists {
                 path: path.to_path_buf(),
             });
+        }
+        // Replacing renames a new regular file over the path. For a FIFO, a
+        // socket or a device such as /dev/null (writable by root), or a
+        // symlink to one, that would destroy the node instead of writing to it.
+        if fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+            return Err(Error::InvalidArgument(format!(
+                "destination '{}' is a device, FIFO or socket, not a regular file; \
+                 open it and download to a writer or file descriptor instead",
+                path.display()
+            )));
         }
 
         let folder = parent_folder(path);

@@ -77,6 +77,7 @@ pub(crate) fn run(mut download: Download<'_>, sink: &mut dyn Sink) -> Result<Fil
         };
         run_with_retries(&client, &url, &mut state, sink, started)
     })();
+    let result = result.map_err(|err| err.redact(&client.token));
 
     match &result {
         Ok(info) => info!(
@@ -127,14 +128,16 @@ fn run_with_retries(
     started: Instant,
 ) -> Result<FileInfo, Error> {
     let policy = client.retry;
-    let deadline = client.deadline.map(|limit| started + limit);
+    // A deadline beyond the end of the clock, such as Duration::MAX, sets no limit.
+    let deadline = client.deadline.and_then(|limit| started.checked_add(limit));
     let mut waited = Duration::ZERO;
     let mut attempt = 1;
 
     loop {
         let err = match attempt_once(client, url, state, sink, deadline) {
             Ok(info) => return Ok(info),
-            Err(err) => err,
+            // Redacted here already, because the retry below logs it.
+            Err(err) => err.redact(&client.token),
         };
 
         if !err.is_transient() || attempt >= policy.max_attempts.max(1) {
@@ -149,11 +152,14 @@ fn run_with_retries(
             } => *wait,
             _ => policy.backoff(attempt),
         };
-        if wait > policy.max_wait || waited + wait > policy.max_total_wait {
+        // Saturating and checked sums, because a server's Retry-After or a
+        // caller's back-off may be near Duration::MAX.
+        if wait > policy.max_wait || waited.saturating_add(wait) > policy.max_total_wait {
             return Err(err);
         }
         if let Some(deadline) = deadline {
-            if Instant::now() + wait >= deadline {
+            let resumes_at = Instant::now().checked_add(wait);
+            if resumes_at.is_none_or(|at| at >= deadline) {
                 return Err(err);
             }
         }
@@ -240,10 +246,11 @@ fn attempt_once(
 
     if !resumed {
         // ureq reports no length for `Content-Length: 0`, which still
-        // declares an empty body of known size.
+        // declares an empty body of known size, unless a Transfer-Encoding
+        // overrides it and the body's size is unknown.
         let content_length = response.body().content_length().or_else(|| {
             header_text(&headers, "content-length")
-                .filter(|value| value.trim() == "0")
+                .filter(|value| value.trim() == "0" && !headers.contains_key("transfer-encoding"))
                 .map(|_| 0)
         });
         let meta = response_meta(&state.file_id, status, &headers, content_length);
@@ -360,7 +367,9 @@ fn open(
             continue;
         }
 
-        if (200..300).contains(&status) {
+        // 200 carries the file and 206 a requested range. Other 2xx statuses,
+        // such as 202 Accepted or 204 No Content, carry no file at all.
+        if matches!(status, 200 | 203 | 206) {
             return Ok(response);
         }
         return Err(status_error(client, file_id, &mut response));
@@ -380,7 +389,17 @@ fn status_error(client: &ClientInner, file_id: &str, response: &mut Response<Bod
         .take(MAX_ERROR_BODY)
         .read_to_end(&mut body);
 
-    let scrub = |text: String| text.replace(client.token.as_str(), "<redacted>");
+    // Control characters in the server's text become spaces before the
+    // token is scrubbed: C strings cannot hold a NUL and drop it, which would
+    // join a token that the server split with one, and escape sequences must
+    // not reach a terminal that prints the message.
+    let scrub = |text: String| {
+        let flat: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        flat.replace(client.token.as_str(), "<redacted>")
+    };
     let (code, message) = parse_api_error(&body);
     let detail = ApiErrorDetail {
         status,

@@ -89,8 +89,10 @@ fn deliver_info(out_info: Option<Out<*mut tallyfy_file_info>>, info: crate::File
 /// is not NULL it receives a file info to free with `tallyfy_file_info_free`.
 ///
 /// Errors: `TALLYFY_DESTINATION_EXISTS` (checked before the request and again
-/// at the rename), `TALLYFY_IO_ERROR` when the folder is missing or not
-/// writable, and any network or HTTP error.
+/// at the rename), `TALLYFY_INVALID_ARGUMENT` when `path` is a folder, or a
+/// device, FIFO or socket that replacing would destroy (use
+/// `tallyfy_download_to_fd` for those), `TALLYFY_IO_ERROR` when the folder is
+/// missing or not writable, and any network or HTTP error.
 #[no_mangle]
 pub extern "C" fn tallyfy_download_to_path(
     client: *const tallyfy_client,
@@ -169,6 +171,7 @@ pub extern "C" fn tallyfy_download_to_folder(
 /// On success `*out_len` receives the file's size. Nothing is written past
 /// `buf + capacity`. `buf` may be NULL only when `capacity` is 0, which
 /// requests the size: a non-empty file then gives `TALLYFY_BUFFER_TOO_SMALL`.
+/// A `capacity` above `PTRDIFF_MAX` gives `TALLYFY_INVALID_ARGUMENT`.
 ///
 /// On `TALLYFY_BUFFER_TOO_SMALL`, `*out_len` receives the size needed when
 /// the server declared it (Content-Length), or 0 when it did not, in which
@@ -193,6 +196,14 @@ pub extern "C" fn tallyfy_download_to_buffer(
         if buf.is_null() && capacity > 0 {
             return Err(ErrorDetail::argument(format!(
                 "the argument 'buf' is NULL but capacity is {capacity}; pass a buffer, or capacity 0 to ask for the size"
+            )));
+        }
+        // No object is larger than PTRDIFF_MAX bytes, and a Rust slice must
+        // not be, so a capacity such as (size_t)-1 is a caller's bug.
+        if capacity > isize::MAX as usize {
+            return Err(ErrorDetail::argument(format!(
+                "capacity {capacity} is larger than any buffer can be (PTRDIFF_MAX is {}); pass the buffer's real size",
+                isize::MAX
             )));
         }
         let out_len = Out::required(out_len, "out_len")?;
@@ -339,17 +350,60 @@ struct FdWriter {
 #[cfg(unix)]
 impl Write for FdWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        // SAFETY: write(2) reads at most data.len() bytes from a valid slice;
-        // a bad descriptor only makes it fail with EBADF.
-        let written = unsafe { libc::write(self.fd, data.as_ptr().cast(), data.len()) };
-        if written < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(written as usize)
+        write_without_sigpipe(self.fd, data)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Writes once to `fd` with SIGPIPE blocked on the calling thread.
+///
+/// A pipe or socket whose reader is gone then fails with EPIPE, which
+/// becomes `TALLYFY_WRITE_ERROR`, instead of raising SIGPIPE, whose default
+/// action kills a C program. The SIGPIPE that the write raised is taken off
+/// the thread before the old mask returns; one that was pending before
+/// stays pending.
+#[cfg(unix)]
+fn write_without_sigpipe(fd: c_int, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: the signal sets are plain values on this stack, initialised by
+    // sigemptyset or filled by the calls that take them; pthread_sigmask
+    // changes only this thread's mask and the old one is restored before
+    // returning. write(2) reads at most data.len() bytes from a valid slice,
+    // and a bad descriptor only makes it fail with EBADF.
+    unsafe {
+        let mut sigpipe_only: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut sigpipe_only);
+        libc::sigaddset(&mut sigpipe_only, libc::SIGPIPE);
+        let mut previous_mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &sigpipe_only, &mut previous_mask);
+        let was_pending = sigpipe_pending();
+
+        let written = libc::write(fd, data.as_ptr().cast(), data.len());
+        let result = if written < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(written as usize)
+        };
+
+        let raised_sigpipe = matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
+        if raised_sigpipe && !was_pending && sigpipe_pending() {
+            let mut signal = 0;
+            libc::sigwait(&sigpipe_only, &mut signal);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous_mask, std::ptr::null_mut());
+        result
+    }
+}
+
+/// Returns whether a SIGPIPE is pending for the calling thread.
+#[cfg(unix)]
+fn sigpipe_pending() -> bool {
+    // SAFETY: sigpending fills a signal set on this stack.
+    unsafe {
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, libc::SIGPIPE) == 1
     }
 }
 
@@ -372,7 +426,10 @@ fn check_fd(fd: c_int) -> Result<(), ErrorDetail> {
 /// truncate or remove the file on failure if it matters. A write failure
 /// gives `TALLYFY_WRITE_ERROR` with the errno in `tallyfy_last_error_os_errno`;
 /// a descriptor that is not open gives `TALLYFY_INVALID_ARGUMENT` before any
-/// request is sent.
+/// request is sent. A pipe or socket whose reader has gone gives
+/// `TALLYFY_WRITE_ERROR` with `EPIPE`: SIGPIPE is blocked on the calling
+/// thread during each write, so it neither kills the program nor reaches
+/// its handler.
 ///
 /// POSIX systems only: elsewhere it returns `TALLYFY_INVALID_ARGUMENT`.
 ///
