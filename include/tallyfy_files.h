@@ -229,6 +229,28 @@ typedef size_t (*tallyfy_write_callback)(void *user,
                                          size_t len);
 
 /**
+ * The severity of a log record, or a level to filter records by: one of the
+ * `TALLYFY_LOG_*` values, from the most severe to the most verbose.
+ */
+typedef uint32_t tallyfy_log_level;
+
+/**
+ * A log callback: receives the record's level and its message, a
+ * NUL-terminated UTF-8 line without a trailing newline that stays valid
+ * only during the call.
+ *
+ * The callback runs on the thread that logged the record, which may be any
+ * thread that runs a download, and on several threads at once, so it must
+ * be thread-safe. It must not unwind (a C++ exception or longjmp) through
+ * the library, and must not call `tallyfy_set_log_callback`. Records that
+ * the library logs while the callback runs on the same thread, such as
+ * those of a download started from inside the callback, are dropped.
+ */
+typedef void (*tallyfy_log_callback)(void *user,
+                                     tallyfy_log_level level,
+                                     const char *message);
+
+/**
  * The call succeeded.
  */
 #define TALLYFY_OK 0
@@ -335,6 +357,13 @@ typedef size_t (*tallyfy_write_callback)(void *user,
 #define TALLYFY_INTERNAL_ERROR 100
 
 /**
+ * `tallyfy_set_log_callback` could not install the library's logger,
+ * because a Rust program in the same process installed its own logger with
+ * the `log` crate first.
+ */
+#define TALLYFY_LOGGER_UNAVAILABLE 101
+
+/**
  * `{base}/organizations/{org}/file/{id}/dl`: the raw bytes as
  * application/octet-stream, with the original name in Content-Disposition.
  * Works for every file. The default.
@@ -367,6 +396,39 @@ typedef size_t (*tallyfy_write_callback)(void *user,
  * Save as "name (1).ext", "name (2).ext" and so on, never replacing a file.
  */
 #define TALLYFY_NAME_CONFLICT_UNIQUE 1
+
+/**
+ * No records at all; as a filter, turns logging off.
+ */
+#define TALLYFY_LOG_OFF 0
+
+/**
+ * A download failed.
+ */
+#define TALLYFY_LOG_ERROR 1
+
+/**
+ * A download failed, or an attempt failed and will be retried.
+ */
+#define TALLYFY_LOG_WARN 2
+
+/**
+ * A download finished, with its size, HTTP status and duration. The default
+ * filter.
+ */
+#define TALLYFY_LOG_INFO 3
+
+/**
+ * Each request, redirect and resumed transfer, and the HTTP client's
+ * connection events.
+ */
+#define TALLYFY_LOG_DEBUG 4
+
+/**
+ * Everything the library logs. Release builds made by `make install`
+ * compile TRACE records out, so they log at most DEBUG.
+ */
+#define TALLYFY_LOG_TRACE 5
 
 #ifdef __cplusplus
 extern "C" {
@@ -689,8 +751,10 @@ void tallyfy_data_free(uint8_t *data);
  * is not NULL it receives a file info to free with `tallyfy_file_info_free`.
  *
  * Errors: `TALLYFY_DESTINATION_EXISTS` (checked before the request and again
- * at the rename), `TALLYFY_IO_ERROR` when the folder is missing or not
- * writable, and any network or HTTP error.
+ * at the rename), `TALLYFY_INVALID_ARGUMENT` when `path` is a folder, or a
+ * device, FIFO or socket that replacing would destroy (use
+ * `tallyfy_download_to_fd` for those), `TALLYFY_IO_ERROR` when the folder is
+ * missing or not writable, and any network or HTTP error.
  */
 tallyfy_status tallyfy_download_to_path(const struct tallyfy_client *client,
                                         const char *file_id,
@@ -727,6 +791,7 @@ tallyfy_status tallyfy_download_to_folder(const struct tallyfy_client *client,
  * On success `*out_len` receives the file's size. Nothing is written past
  * `buf + capacity`. `buf` may be NULL only when `capacity` is 0, which
  * requests the size: a non-empty file then gives `TALLYFY_BUFFER_TOO_SMALL`.
+ * A `capacity` above `PTRDIFF_MAX` gives `TALLYFY_INVALID_ARGUMENT`.
  *
  * On `TALLYFY_BUFFER_TOO_SMALL`, `*out_len` receives the size needed when
  * the server declared it (Content-Length), or 0 when it did not, in which
@@ -794,7 +859,10 @@ tallyfy_status tallyfy_download_to_callback(const struct tallyfy_client *client,
  * truncate or remove the file on failure if it matters. A write failure
  * gives `TALLYFY_WRITE_ERROR` with the errno in `tallyfy_last_error_os_errno`;
  * a descriptor that is not open gives `TALLYFY_INVALID_ARGUMENT` before any
- * request is sent.
+ * request is sent. A pipe or socket whose reader has gone gives
+ * `TALLYFY_WRITE_ERROR` with `EPIPE`: SIGPIPE is blocked on the calling
+ * thread during each write, so it neither kills the program nor reaches
+ * its handler.
  *
  * POSIX systems only: elsewhere it returns `TALLYFY_INVALID_ARGUMENT`.
  *
@@ -806,6 +874,43 @@ tallyfy_status tallyfy_download_to_fd(const struct tallyfy_client *client,
                                       const struct tallyfy_download_options *options,
                                       int fd,
                                       struct tallyfy_file_info **out_info);
+
+/**
+ * Sets the function that receives the library's log records, with the
+ * `user` pointer passed to it, or removes it when `callback` is NULL.
+ *
+ * Records at the level set with `tallyfy_set_log_level` (INFO by default)
+ * and more severe ones reach the callback. They cover each download's
+ * start, finish (bytes, HTTP status, duration), retries and errors, each
+ * with the file ID, and the HTTP client's connection events at DEBUG. No
+ * record contains the access token or the Authorization header.
+ *
+ * The setting is global to the process. When this function returns, the
+ * previous callback is no longer running on any thread and is not called
+ * again, so its `user` data may be freed. The library never reads or frees
+ * `user`.
+ *
+ * Errors: `TALLYFY_LOGGER_UNAVAILABLE` when a Rust program in the same
+ * process installed its own logger with the `log` crate first;
+ * `TALLYFY_INVALID_ARGUMENT` when called from inside the log callback.
+ * Removing the callback always succeeds otherwise.
+ *
+ * Thread-safety: may be called from any thread.
+ */
+tallyfy_status tallyfy_set_log_callback(tallyfy_log_callback callback,
+                                        void *user);
+
+/**
+ * Sets the most verbose level passed to the log callback: one of the
+ * `TALLYFY_LOG_*` values, `TALLYFY_LOG_OFF` to pass nothing. The default
+ * is `TALLYFY_LOG_INFO`.
+ *
+ * The level may be set before or after the callback, and stays when the
+ * callback changes. Other values give `TALLYFY_INVALID_ARGUMENT`.
+ *
+ * Thread-safety: may be called from any thread, the log callback included.
+ */
+tallyfy_status tallyfy_set_log_level(tallyfy_log_level level);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -51,8 +51,10 @@ pub type ProgressFn<'a> = dyn FnMut(u64, Option<u64>) -> ControlFlow<()> + 'a;
 /// The result of a finished download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
-    /// The file name, made safe with [`crate::sanitize_file_name`], or built
-    /// from the file ID when the server sent no usable name.
+    /// The server's file name made safe with [`crate::sanitize_file_name`],
+    /// or `tallyfy-file-<file ID>` when the server sent no usable name. For
+    /// [`Download::to_folder`], the name the file was saved under, which
+    /// differs from the server's with [`NameConflict::Unique`].
     pub file_name: String,
     /// The file name exactly as the server sent it, when it sent one.
     pub server_file_name: Option<String>,

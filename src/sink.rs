@@ -45,6 +45,12 @@ pub(crate) trait Sink {
 
     /// Completes the download, returning the saved path for file sinks.
     fn finish(&mut self, file_id: &str, meta: &ResponseMeta) -> Result<Option<PathBuf>, Error>;
+
+    /// Returns the name the file was saved under, for sinks that choose it
+    /// from the server's name, after `finish`.
+    fn saved_name(&self) -> Option<String> {
+        None
+    }
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> Error {
@@ -293,6 +299,7 @@ impl Sink for FolderSink {
             match result {
                 Ok(_) => {
                     sync_folder(&self.folder);
+                    self.file_name = name;
                     return Ok(Some(target));
                 }
                 Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
@@ -305,6 +312,10 @@ impl Sink for FolderSink {
                 Err(e) => return Err(io_error("saving the download as", &target, e.error)),
             }
         }
+    }
+
+    fn saved_name(&self) -> Option<String> {
+        Some(self.file_name.clone())
     }
 }
 

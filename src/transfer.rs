@@ -271,11 +271,7 @@ fn attempt_once(
 
     let path = sink.finish(&state.file_id, &meta)?;
     Ok(FileInfo {
-        file_name: path
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| meta.file_name.clone()),
+        file_name: sink.saved_name().unwrap_or_else(|| meta.file_name.clone()),
         server_file_name: meta.server_file_name.clone(),
         content_type: meta.content_type.clone(),
         size: state.received,

@@ -100,20 +100,21 @@ fn programs() -> &'static Programs {
     PROGRAMS.get_or_init(build_programs)
 }
 
-fn build_programs() -> Programs {
-    let lib_dir = library_dir();
-    let cflags = extra_flags("TALLYFY_TEST_CFLAGS");
-    let ldflags = extra_flags("TALLYFY_TEST_LDFLAGS");
-
-    // One build folder per set of extra flags, so that make never mixes
-    // objects built with and without a sanitizer.
+/// Returns the build folder for a set of extra flags, created if needed.
+/// Each set has its own, so that make never mixes objects built with and
+/// without a sanitizer.
+fn build_dir_for(lib_dir: &Path, cflags: &[String], ldflags: &[String]) -> PathBuf {
     let mut hasher = DefaultHasher::new();
-    (&cflags, &ldflags).hash(&mut hasher);
+    (cflags, ldflags).hash(&mut hasher);
     let build_dir = lib_dir
         .join("c-api-tests")
         .join(format!("{:016x}", hasher.finish()));
     fs::create_dir_all(&build_dir).expect("creating the C build folder");
+    build_dir
+}
 
+/// Compiles `tests/c/api_test.c` into `build_dir` and returns the program.
+fn compile_api_test(lib_dir: &Path, build_dir: &Path, cflags: &[String], ldflags: &[String]) -> PathBuf {
     let include_dir = manifest_dir().join("include");
     let api_test = build_dir.join("api_test");
     run_build_step(
@@ -128,17 +129,27 @@ fn build_programs() -> Programs {
                 "-pthread",
             ])
             .arg(format!("-I{}", include_dir.display()))
-            .args(&cflags)
+            .args(cflags)
             .arg("-o")
             .arg(&api_test)
             .arg(manifest_dir().join("tests/c/api_test.c"))
             .arg(format!("-L{}", lib_dir.display()))
             .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
             .arg("-ltallyfy_files")
-            .args(&ldflags),
+            .args(ldflags),
         "compiling tests/c/api_test.c",
     );
+    api_test
+}
 
+fn build_programs() -> Programs {
+    let lib_dir = library_dir();
+    let cflags = extra_flags("TALLYFY_TEST_CFLAGS");
+    let ldflags = extra_flags("TALLYFY_TEST_LDFLAGS");
+    let build_dir = build_dir_for(&lib_dir, &cflags, &ldflags);
+    let api_test = compile_api_test(&lib_dir, &build_dir, &cflags, &ldflags);
+
+    let include_dir = manifest_dir().join("include");
     let examples = build_dir.join("examples");
     let optimise = format!("-O1 -g {}", cflags.join(" "));
     run_build_step(
@@ -330,8 +341,18 @@ fn text(bytes: &[u8]) -> String {
 /// Runs one case of the C test program, or "all", with the servers and a
 /// fresh work folder, and returns its output and the folder.
 fn run_case(case: &str, api: &Api, chunked: &ChunkedServer, wrapper: &[&str]) -> (Output, tempfile::TempDir) {
+    run_program_case(&programs().api_test, case, api, chunked, wrapper)
+}
+
+/// Runs one case of a build of the C test program, as `run_case` does.
+fn run_program_case(
+    api_test: &Path,
+    case: &str,
+    api: &Api,
+    chunked: &ChunkedServer,
+    wrapper: &[&str],
+) -> (Output, tempfile::TempDir) {
     let workdir = tempfile::tempdir().expect("creating a work folder");
-    let api_test = &programs().api_test;
     let mut command = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut command = command(Path::new(first));
@@ -663,6 +684,119 @@ fn c_all_cases_under_valgrind() {
     assert_eq!(
         passed, 16,
         "not every case passed under valgrind:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !folder_names(workdir.path())
+            .iter()
+            .any(|name| name.contains("tallyfy-part")),
+        "a temporary file was left behind"
+    );
+}
+
+/// The flags of the sanitizer build: AddressSanitizer, with LeakSanitizer
+/// at exit, and UndefinedBehaviorSanitizer, which stops at the first report.
+const SANITIZER_FLAGS: [&str; 3] = [
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+    "-fno-omit-frame-pointer",
+];
+
+/// Text that marks a sanitizer report on stderr.
+const SANITIZER_REPORTS: [&str; 3] = [
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+];
+
+/// Compiles and runs a trivial program with `cflags`. Returns why the
+/// toolchain cannot build or run sanitized programs, or `None` when it can.
+fn sanitizer_unsupported(build_dir: &Path, cflags: &[String]) -> Option<String> {
+    let source = build_dir.join("probe.c");
+    let program = build_dir.join("probe");
+    fs::write(
+        &source,
+        "#include <stdlib.h>\nint main(void) { free(malloc(16)); return 0; }\n",
+    )
+    .expect("writing the probe program");
+
+    let compiled = match Command::new("cc")
+        .args(cflags)
+        .arg("-o")
+        .arg(&program)
+        .arg(&source)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => return Some(format!("cc could not run: {e}")),
+    };
+    if !compiled.status.success() {
+        return Some(format!(
+            "cc rejected the flags: {}",
+            text(&compiled.stderr).trim()
+        ));
+    }
+    let ran = command(&program).output().expect("running the probe program");
+    if !ran.status.success() {
+        return Some(format!(
+            "a trivial sanitized program failed ({}): {}",
+            ran.status,
+            text(&ran.stderr).trim()
+        ));
+    }
+    None
+}
+
+#[test]
+fn c_all_cases_under_address_sanitizer() {
+    let lib_dir = library_dir();
+    let mut cflags = extra_flags("TALLYFY_TEST_CFLAGS");
+    cflags.extend(SANITIZER_FLAGS.map(String::from));
+    let ldflags = extra_flags("TALLYFY_TEST_LDFLAGS");
+    let build_dir = build_dir_for(&lib_dir, &cflags, &ldflags);
+    if let Some(reason) = sanitizer_unsupported(&build_dir, &cflags) {
+        eprintln!("skipped: no AddressSanitizer build here: {reason}");
+        return;
+    }
+    let api_test = compile_api_test(&lib_dir, &build_dir, &cflags, &ldflags);
+
+    let server = MockServer::start();
+    let api = Api::new(&server);
+    let chunked = ChunkedServer::start();
+    // The sanitizers read their settings from the environment, which `env`
+    // sets for the program alone. LeakSanitizer needs no suppression file,
+    // because it counts a pointer into the middle of a block as a reference.
+    // So the thread handle that Rust's std keeps for the C main thread, which
+    // tests/c/valgrind.supp suppresses, is not reported as a leak.
+    let wrapper = [
+        "env",
+        "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86",
+        "LSAN_OPTIONS=exitcode=86",
+        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=86",
+    ];
+    let (output, workdir) = run_program_case(&api_test, "all", &api, &chunked, &wrapper);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+
+    for report in SANITIZER_REPORTS {
+        assert!(
+            !stderr.contains(report),
+            "a sanitizer reported {report:?}:\n{stderr}"
+        );
+    }
+    assert_ne!(
+        output.status.code(),
+        Some(86),
+        "a sanitizer reported an error:\n{stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "api_test all failed with sanitizers ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let passed = stdout.lines().filter(|line| line.starts_with("ok ")).count();
+    assert_eq!(
+        passed, 16,
+        "not every case passed with sanitizers:\n{stdout}\n{stderr}"
     );
     assert!(
         !folder_names(workdir.path())

@@ -38,7 +38,10 @@ fn attachment_sends_every_header() {
 
     mock.assert_calls(1);
     assert_eq!(fs_read(&out), pdf, "saved bytes differ from the fixture");
-    assert_eq!(info.file_name, "saved.pdf", "file_name of a path download");
+    assert_eq!(
+        info.file_name, "spec.pdf",
+        "file_name of a path download is the server name made safe"
+    );
     assert_eq!(
         info.server_file_name.as_deref(),
         Some("spec.pdf"),

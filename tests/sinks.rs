@@ -44,7 +44,10 @@ fn path_creates_new_file() {
     mock.assert_calls(1);
     assert_eq!(read(&out), body, "saved bytes");
     assert_entries(dir.path(), &["photo.jpg"]);
-    assert_eq!(info.file_name, "photo.jpg", "file_name is the destination's name");
+    assert_eq!(
+        info.file_name, "report.pdf",
+        "file_name is the server name made safe"
+    );
     assert_eq!(
         info.server_file_name.as_deref(),
         Some("report.pdf"),

@@ -40,3 +40,6 @@ mod data;
 
 // The download functions, one a destination.
 mod download;
+
+// Log records passed to a C callback.
+mod log;

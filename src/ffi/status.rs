@@ -84,6 +84,11 @@ pub const TALLYFY_PROTOCOL_ERROR: tallyfy_status = 18;
 /// call wrote none of its outputs. Please report it with the message.
 pub const TALLYFY_INTERNAL_ERROR: tallyfy_status = 100;
 
+/// `tallyfy_set_log_callback` could not install the library's logger,
+/// because a Rust program in the same process installed its own logger with
+/// the `log` crate first.
+pub const TALLYFY_LOGGER_UNAVAILABLE: tallyfy_status = 101;
+
 /// Returns the status code for a kind of core error.
 ///
 /// The match has no catch-all arm, so a new `ErrorKind` does not compile
@@ -134,6 +139,7 @@ fn describe(status: tallyfy_status) -> &'static CStr {
         TALLYFY_WRITE_ERROR => c"writing the downloaded data failed",
         TALLYFY_PROTOCOL_ERROR => c"invalid HTTP response",
         TALLYFY_INTERNAL_ERROR => c"internal error in the tallyfy-files library",
+        TALLYFY_LOGGER_UNAVAILABLE => c"another logger is installed in this process",
         _ => c"unknown tallyfy_status value",
     }
 }
@@ -185,7 +191,7 @@ mod tests {
     fn every_code_has_its_own_string() {
         let unknown = describe(-1);
         let mut seen = Vec::new();
-        for status in (0..=18).chain([TALLYFY_INTERNAL_ERROR]) {
+        for status in (0..=18).chain([TALLYFY_INTERNAL_ERROR, TALLYFY_LOGGER_UNAVAILABLE]) {
             let text = describe(status);
             assert_ne!(text, unknown, "status {status} has no description");
             assert!(!seen.contains(&text), "status {status} repeats {text:?}");
@@ -195,7 +201,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_a_string() {
-        for status in [-1, 19, 99, 101, i32::MIN, i32::MAX] {
+        for status in [-1, 19, 99, 102, i32::MIN, i32::MAX] {
             let text = unsafe { CStr::from_ptr(tallyfy_status_str(status)) };
             assert_eq!(text, c"unknown tallyfy_status value", "status {status}");
         }

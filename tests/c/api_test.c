@@ -370,9 +370,9 @@ static void case_status_strings(void) {
         TALLYFY_CONNECTION, TALLYFY_TLS, TALLYFY_TRUNCATED, TALLYFY_TOO_LARGE,
         TALLYFY_BUFFER_TOO_SMALL, TALLYFY_DESTINATION_EXISTS, TALLYFY_IO_ERROR,
         TALLYFY_ABORTED_BY_CALLBACK, TALLYFY_REDIRECT_REFUSED, TALLYFY_WRITE_ERROR,
-        TALLYFY_PROTOCOL_ERROR, TALLYFY_INTERNAL_ERROR,
+        TALLYFY_PROTOCOL_ERROR, TALLYFY_INTERNAL_ERROR, TALLYFY_LOGGER_UNAVAILABLE,
     };
-    tallyfy_status unknown_codes[] = {-1, 19, 99, 101, INT32_MIN, INT32_MAX};
+    tallyfy_status unknown_codes[] = {-1, 19, 99, 102, INT32_MIN, INT32_MAX};
     size_t count = sizeof codes / sizeof codes[0];
     size_t i, j;
 
