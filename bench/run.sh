@@ -3,7 +3,7 @@
 # builds the benchmark clients in release mode, then hands over to bench.py,
 # which starts nginx on 127.0.0.1 and prints the tables.
 #
-#   bench/run.sh            full run (5 runs per client, about 15 minutes on 2 cores)
+#   bench/run.sh            full run (7 runs per client, about 8 minutes on 2 cores)
 #   bench/run.sh --quick    smoke run with small files and 2 runs
 #   bench/run.sh --help     every option of bench.py
 set -euo pipefail
