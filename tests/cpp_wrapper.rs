@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use httpmock::MockServer;
 
 use native::{
-    build_dir, command, extra_flags, fixture_bytes, fixture_path, folder_names, library_dir, manifest_dir,
-    run_build_step, text, Api, ChunkedServer, TOKEN,
+    assert_case_passed, build_dir, command, compile, extra_flags, fixture_bytes, fixture_path, folder_names,
+    manifest_dir, run_build_step, text, Api, ChunkedServer, TOKEN,
 };
 
 const WARNINGS: [&str; 4] = ["-Wall", "-Wextra", "-Werror", "-pedantic"];
@@ -25,23 +25,14 @@ const WARNINGS: [&str; 4] = ["-Wall", "-Wextra", "-Werror", "-pedantic"];
 fn program() -> &'static PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
-        let lib_dir = library_dir();
         let program = build_dir("cpp-wrapper-tests").join("wrapper_test");
-        run_build_step(
-            Command::new("c++")
-                .arg("-std=c++17")
-                .args(WARNINGS)
-                .args(["-g", "-pthread"])
-                .arg(format!("-I{}", manifest_dir().join("include").display()))
-                .args(extra_flags("TALLYFY_TEST_CFLAGS"))
-                .arg("-o")
-                .arg(&program)
-                .arg(manifest_dir().join("tests/cpp/wrapper_test.cpp"))
-                .arg(format!("-L{}", lib_dir.display()))
-                .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-                .arg("-ltallyfy_files")
-                .args(extra_flags("TALLYFY_TEST_LDFLAGS")),
-            "compiling tests/cpp/wrapper_test.cpp (is g++ installed?)",
+        let compiler = [&["c++", "-std=c++17"][..], &WARNINGS, &["-g", "-pthread"]].concat();
+        compile(
+            &compiler,
+            "tests/cpp/wrapper_test.cpp",
+            &program,
+            &extra_flags("TALLYFY_TEST_CFLAGS"),
+            &extra_flags("TALLYFY_TEST_LDFLAGS"),
         );
         program
     })
@@ -64,17 +55,8 @@ fn pass_case(case: &str) -> tempfile::TempDir {
         .output()
         .expect("running wrapper_test");
 
-    let stdout = text(&output.stdout);
+    assert_case_passed("wrapper_test", case, &output);
     let stderr = text(&output.stderr);
-    assert!(
-        output.status.success(),
-        "wrapper_test {case} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.lines().any(|line| line == format!("ok {case}")),
-        "wrapper_test {case} did not report success:\n{stdout}"
-    );
     assert!(
         !stderr.contains(TOKEN),
         "wrapper_test {case} printed the token:\n{stderr}"

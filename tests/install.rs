@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 
 use httpmock::MockServer;
 
-use native::{command, fixture_bytes, folder_names, library_dir, manifest_dir, text, Api, ORG, TOKEN};
+use native::{
+    command, fixture_bytes, folder_names, library_dir, manifest_dir, run_build_step, text, Api, ORG, TOKEN,
+};
 
 // ---- Names ---------------------------------------------------------------
 
@@ -51,18 +53,7 @@ fn real_name() -> String {
 /// Runs a tool with the clean environment of `native::command`, and panics
 /// with its output when it fails.
 fn run(program: &str, args: &[&str], what: &str) -> Output {
-    let output = command(Path::new(program))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: could not run {program}: {e}; is it installed?"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}): {program} {args:?}\n{}\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
+    run_build_step(command(Path::new(program)).args(args), what)
 }
 
 /// Runs `make` in the repository with `args`, for `make install` and
@@ -77,28 +68,21 @@ fn make(args: &[String]) -> Output {
 
     // A jobserver of an outer make would name file descriptors that this
     // process does not have.
-    let output = command(Path::new("make"))
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .arg("-C")
-        .arg(manifest_dir())
-        .arg(format!("CARGO={cargo}"))
-        .arg(format!(
-            "CARGO_TARGET_DIR={}",
-            target.join("install-release").display()
-        ))
-        .args(args)
-        .output()
-        .expect("running make; is make installed?");
-    assert!(
-        output.status.success(),
-        "make {args:?} failed ({}):\n{}\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
+    run_build_step(
+        command(Path::new("make"))
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
+            .arg("-C")
+            .arg(manifest_dir())
+            .arg(format!("CARGO={cargo}"))
+            .arg(format!(
+                "CARGO_TARGET_DIR={}",
+                target.join("install-release").display()
+            ))
+            .args(args),
+        &format!("make {args:?}"),
+    )
 }
 
 /// The installation that the tests share, made once per test process.
@@ -115,16 +99,12 @@ impl Installation {
 
     /// Runs `pkg-config` with this installation's .pc folder.
     fn pkg_config(&self, args: &[&str]) -> String {
-        let output = command(Path::new("pkg-config"))
-            .env("PKG_CONFIG_PATH", self.lib().join("pkgconfig"))
-            .env_remove("PKG_CONFIG_LIBDIR")
-            .args(args)
-            .output()
-            .expect("running pkg-config; is it installed?");
-        assert!(
-            output.status.success(),
-            "pkg-config {args:?} failed: {}",
-            text(&output.stderr)
+        let output = run_build_step(
+            command(Path::new("pkg-config"))
+                .env("PKG_CONFIG_PATH", self.lib().join("pkgconfig"))
+                .env_remove("PKG_CONFIG_LIBDIR")
+                .args(args),
+            &format!("pkg-config {args:?}"),
         );
         text(&output.stdout).trim().to_string()
     }
@@ -250,7 +230,7 @@ fn compile_consumer(install: &Installation, output: &Path, link_flags: &[String]
         .arg(output)
         .arg(manifest_dir().join("tests/install/consumer.c"))
         .args(link_flags);
-    native::run_build_step(&mut compile, "compiling tests/install/consumer.c");
+    run_build_step(&mut compile, "compiling tests/install/consumer.c");
 }
 
 // ---- The installed files -----------------------------------------------------

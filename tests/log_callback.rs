@@ -9,57 +9,37 @@
 
 mod native;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use httpmock::MockServer;
 
-use native::{build_dir, command, extra_flags, library_dir, manifest_dir, run_build_step, text, Api, TOKEN};
+use native::{
+    assert_case_passed, assert_valgrind_passed, build_dir, compile, extra_flags, valgrind, valgrind_skipped,
+    wrapped_command, Api, C_COMPILER, TOKEN,
+};
 
 /// Returns the compiled test program, built once per test process.
 fn program() -> &'static PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
-        let lib_dir = library_dir();
         let program = build_dir("log-callback-tests").join("log_test");
-        run_build_step(
-            Command::new("cc")
-                .args([
-                    "-std=c99",
-                    "-Wall",
-                    "-Wextra",
-                    "-Werror",
-                    "-pedantic",
-                    "-g",
-                    "-pthread",
-                ])
-                .arg(format!("-I{}", manifest_dir().join("include").display()))
-                .args(extra_flags("TALLYFY_TEST_CFLAGS"))
-                .arg("-o")
-                .arg(&program)
-                .arg(manifest_dir().join("tests/c/log_test.c"))
-                .arg(format!("-L{}", lib_dir.display()))
-                .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-                .arg("-ltallyfy_files")
-                .args(extra_flags("TALLYFY_TEST_LDFLAGS")),
-            "compiling tests/c/log_test.c",
+        compile(
+            &C_COMPILER,
+            "tests/c/log_test.c",
+            &program,
+            &extra_flags("TALLYFY_TEST_CFLAGS"),
+            &extra_flags("TALLYFY_TEST_LDFLAGS"),
         );
         program
     })
 }
 
 /// Runs one case, with `wrapper` (such as valgrind) in front when not empty.
-fn run_case(case: &str, api: &Api, wrapper: &[&str]) -> Output {
-    let mut command = match wrapper.split_first() {
-        Some((first, rest)) => {
-            let mut command = command(first.as_ref());
-            command.args(rest).arg(program());
-            command
-        }
-        None => command(program()),
-    };
-    command
+fn run_case<S: AsRef<OsStr>>(case: &str, api: &Api, wrapper: &[S]) -> Output {
+    wrapped_command(wrapper, program())
         .arg(case)
         .env("TALLYFY_TEST_BASE_URL", api.base_url())
         .output()
@@ -68,19 +48,9 @@ fn run_case(case: &str, api: &Api, wrapper: &[&str]) -> Output {
 
 /// Runs one case and asserts that it passed; returns its stdout.
 fn pass_case(case: &str, api: &Api) -> String {
-    let output = run_case(case, api, &[]);
-    let stdout = text(&output.stdout);
-    assert!(
-        output.status.success(),
-        "log_test {case} failed ({}):\n{stdout}\n{}",
-        output.status,
-        text(&output.stderr)
-    );
-    assert!(
-        stdout.lines().any(|line| line == format!("ok {case}")),
-        "log_test {case} did not report success:\n{stdout}"
-    );
-    stdout
+    let no_wrapper: [&str; 0] = [];
+    let output = run_case(case, api, &no_wrapper);
+    assert_case_passed("log_test", case, &output)
 }
 
 /// Returns the (level, message) of each "record LEVEL MESSAGE" line.
@@ -177,36 +147,11 @@ fn log_calls_from_inside_callback() {
 
 #[test]
 fn log_callback_under_valgrind() {
-    if std::env::var("TALLYFY_TEST_VALGRIND").as_deref() == Ok("0") {
-        eprintln!("skipped: TALLYFY_TEST_VALGRIND=0");
+    if valgrind_skipped() {
         return;
     }
     let server = MockServer::start();
     let api = Api::new(&server);
-    let suppressions = format!(
-        "--suppressions={}",
-        manifest_dir().join("tests/c/valgrind.supp").display()
-    );
-    let valgrind = [
-        "valgrind",
-        "--tool=memcheck",
-        "--leak-check=full",
-        "--show-leak-kinds=definite,possible",
-        "--errors-for-leak-kinds=definite,possible",
-        "--error-exitcode=99",
-        &suppressions,
-        "--quiet",
-    ];
-    let output = run_case("trace", &api, &valgrind);
-    let stderr = text(&output.stderr);
-    assert_ne!(
-        output.status.code(),
-        Some(99),
-        "valgrind reported memory errors or leaks:\n{stderr}"
-    );
-    assert!(
-        output.status.success(),
-        "log_test trace failed under valgrind ({}); is valgrind installed?\n{stderr}",
-        output.status
-    );
+    let output = run_case("trace", &api, &valgrind());
+    assert_valgrind_passed("log_test", "trace", &output);
 }

@@ -1,11 +1,12 @@
 /*
  * Tests of the C API, run by tests/c_api.rs against servers on 127.0.0.1.
  *
- * Usage: api_test CASE
+ * Usage: api_test CASE|all|list
  *
  * CASE is one of the names in the table at the end, or "all" to run every
- * case in turn (as under valgrind). The harness passes its settings in the
- * environment:
+ * case in turn (as under valgrind). "list" prints the name of every case,
+ * one a line in the order "all" runs them, and runs none. The harness passes
+ * its settings in the environment:
  *
  *   TALLYFY_TEST_BASE_URL     the httpmock server, with the routes below
  *   TALLYFY_TEST_CHUNKED_URL  a server that sends bodies without a length
@@ -35,7 +36,7 @@
 
 #include "tallyfy_files.h"
 
-#define TEST_TOKEN "tok-C-api-7Hq2Ls9Vb4"
+#define TEST_TOKEN "tok-native-5Xq8Rt2Mz4"
 #define TEST_ORG "org1"
 #define THREAD_COUNT 8
 #define DOWNLOADS_PER_THREAD 4
@@ -712,7 +713,7 @@ static void case_error_detail(void) {
           (unsigned)tallyfy_last_error_http_status());
     EXPECT_TEXT(tallyfy_last_error_api_code(), "RESOURCE_NOT_FOUND");
     EXPECT_TEXT(tallyfy_last_error_api_message(), "File not found");
-    EXPECT_TEXT(tallyfy_last_error_request_id(), "req-c-api-42");
+    EXPECT_TEXT(tallyfy_last_error_request_id(), "req-native-17");
     CHECK(tallyfy_last_error_os_errno() == 0, "errno %d", tallyfy_last_error_os_errno());
     EXPECT_MESSAGE("missing1");
     EXPECT_MESSAGE("404");
@@ -960,8 +961,14 @@ int main(int argc, char **argv) {
     int found = 0;
 
     if (argc != 2) {
-        fprintf(stderr, "usage: api_test CASE|all\n");
+        fprintf(stderr, "usage: api_test CASE|all|list\n");
         return 2;
+    }
+    if (strcmp(argv[1], "list") == 0) {
+        for (i = 0; i < count; i++) {
+            printf("%s\n", cases[i].name);
+        }
+        return 0;
     }
     fixture = read_file(setting("TALLYFY_TEST_FIXTURE"), &fixture_len);
 

@@ -1,7 +1,8 @@
 //! Helpers for the tests that compile C and C++ programs against the library
 //! and run them against servers on 127.0.0.1. They find the cargo-built
-//! libraries, give the programs a clean environment, and serve the API routes
-//! on httpmock and bodies without a length on a raw TCP server.
+//! libraries, compile the programs, give them a clean environment, run them
+//! (under valgrind too), and serve the API routes on httpmock and bodies
+//! without a length on a raw TCP server.
 //!
 //! Each test binary includes this module with `mod native;` and uses only a
 //! part of it, so unused items are allowed here.
@@ -9,12 +10,13 @@
 #![allow(dead_code)]
 
 use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsStr;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -75,31 +77,77 @@ pub fn extra_flags(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Returns a build folder under `target/<profile>/deps/<name>/`, one per set
-/// of extra flags, so that objects built with and without a sanitizer never mix.
+/// Returns the build folder under `target/<profile>/deps/<name>/` for the
+/// extra flags in TALLYFY_TEST_CFLAGS and TALLYFY_TEST_LDFLAGS.
 pub fn build_dir(name: &str) -> PathBuf {
-    let mut hasher = DefaultHasher::new();
-    (
-        extra_flags("TALLYFY_TEST_CFLAGS"),
-        extra_flags("TALLYFY_TEST_LDFLAGS"),
+    build_dir_for(
+        name,
+        &extra_flags("TALLYFY_TEST_CFLAGS"),
+        &extra_flags("TALLYFY_TEST_LDFLAGS"),
     )
-        .hash(&mut hasher);
+}
+
+/// Returns a build folder under `target/<profile>/deps/<name>/`, created if
+/// needed, one per set of flags, so that objects built with and without a
+/// sanitizer never mix.
+pub fn build_dir_for(name: &str, cflags: &[String], ldflags: &[String]) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    (cflags, ldflags).hash(&mut hasher);
     let dir = library_dir().join(name).join(format!("{:016x}", hasher.finish()));
     fs::create_dir_all(&dir).expect("creating the build folder");
     dir
 }
 
-/// Runs a compiler or build tool and panics with its output when it fails.
-pub fn run_build_step(command: &mut Command, what: &str) {
+/// Runs a compiler, build tool or other tool, panics with its output when it
+/// fails, and returns the output when it succeeds.
+pub fn run_build_step(command: &mut Command, what: &str) -> Output {
     let output = command
         .output()
-        .unwrap_or_else(|e| panic!("{what}: could not run {command:?}: {e}"));
+        .unwrap_or_else(|e| panic!("{what}: could not run {command:?}: {e}; is it installed?"));
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{command:?}\n{}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The C compiler with the flags of every C test program: C99, every
+/// warning an error, debug information and threads.
+pub const C_COMPILER: [&str; 8] = [
+    "cc",
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-g",
+    "-pthread",
+];
+
+/// Compiles `source`, a path relative to the repository, into `program` with
+/// `compiler` (the compiler and its first flags), the headers of `include/`
+/// and the extra `cflags`. Links it against the shared library in
+/// [`library_dir`], found at run time by an rpath, and the extra `ldflags`.
+/// Panics with the compiler's output when it fails.
+pub fn compile(compiler: &[&str], source: &str, program: &Path, cflags: &[String], ldflags: &[String]) {
+    let lib_dir = library_dir();
+    let (tool, flags) = compiler.split_first().expect("a compiler is named");
+    run_build_step(
+        Command::new(tool)
+            .args(flags)
+            .arg(format!("-I{}", manifest_dir().join("include").display()))
+            .args(cflags)
+            .arg("-o")
+            .arg(program)
+            .arg(manifest_dir().join(source))
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .arg("-ltallyfy_files")
+            .args(ldflags),
+        &format!("compiling {source}"),
     );
 }
 
@@ -125,6 +173,93 @@ pub fn command(program: &Path) -> Command {
     command
 }
 
+/// Builds a command for `program` with the clean environment of [`command`],
+/// with `wrapper` (such as valgrind or env and its arguments) in front when
+/// it is not empty.
+pub fn wrapped_command<S: AsRef<OsStr>>(wrapper: &[S], program: &Path) -> Command {
+    match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = command(Path::new(first));
+            command.args(rest).arg(program);
+            command
+        }
+        None => command(program),
+    }
+}
+
+/// Returns true when TALLYFY_TEST_VALGRIND=0 turns the valgrind tests off
+/// (for a build with AddressSanitizer), and prints that they were skipped.
+pub fn valgrind_skipped() -> bool {
+    let skipped = std::env::var("TALLYFY_TEST_VALGRIND").as_deref() == Ok("0");
+    if skipped {
+        eprintln!("skipped: TALLYFY_TEST_VALGRIND=0");
+    }
+    skipped
+}
+
+/// The exit status of a program run under [`valgrind`] when valgrind found
+/// memory errors or leaks.
+pub const VALGRIND_ERROR_STATUS: i32 = 99;
+
+/// Returns valgrind and its arguments, to put in front of a program: memcheck
+/// with definite and possible leaks as errors, exit status
+/// [`VALGRIND_ERROR_STATUS`] on an error, and the suppressions of
+/// `tests/c/valgrind.supp`.
+pub fn valgrind() -> Vec<String> {
+    let suppressions = format!(
+        "--suppressions={}",
+        manifest_dir().join("tests/c/valgrind.supp").display()
+    );
+    let error_exitcode = format!("--error-exitcode={VALGRIND_ERROR_STATUS}");
+    let valgrind = [
+        "valgrind",
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,possible",
+        "--errors-for-leak-kinds=definite,possible",
+        &error_exitcode,
+        &suppressions,
+        "--quiet",
+    ];
+    valgrind.map(String::from).to_vec()
+}
+
+/// Asserts that valgrind found no memory error or leak in a test program's
+/// run of `case` under [`valgrind`], and that the run exited with success.
+/// `name` names the program in the messages.
+pub fn assert_valgrind_passed(name: &str, case: &str, output: &Output) {
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(VALGRIND_ERROR_STATUS),
+        "valgrind reported memory errors or leaks:\n{stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "{name} {case} failed under valgrind ({}); is valgrind installed (apt-get install valgrind)?\n{stdout}\n{stderr}",
+        output.status
+    );
+}
+
+/// Asserts that a test program's run of `case` exited with success and
+/// printed "ok CASE"; returns its stdout. `name` names the program in the
+/// messages.
+pub fn assert_case_passed(name: &str, case: &str, output: &Output) -> String {
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{name} {case} failed ({}):\n{stdout}\n{}",
+        output.status,
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.lines().any(|line| line == format!("ok {case}")),
+        "{name} {case} did not report success:\n{stdout}"
+    );
+    stdout
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -141,6 +276,7 @@ pub fn folder_names(folder: &Path) -> Vec<String> {
 
 /// The routes that the programs use, on an httpmock server:
 /// - `pdf1`: the fixture as "spec.pdf", attachment and inline;
+/// - `empty1`: an empty file, "empty.txt";
 /// - `missing1`: 404 with a JSON error body and an X-Request-Id header.
 pub struct Api<'a> {
     pub server: &'a MockServer,
@@ -172,6 +308,15 @@ impl<'a> Api<'a> {
                 .header("content-disposition", "inline; filename=\"spec.pdf\"")
                 .body(&pdf_bytes);
         });
+        server.mock(|when, then| {
+            when.method(GET)
+                .path(format!("/api/organizations/{ORG}/file/empty1/dl"))
+                .header("authorization", &bearer);
+            then.status(200)
+                .header("content-type", "text/plain")
+                .header("content-disposition", "attachment; filename=\"empty.txt\"")
+                .body("");
+        });
         let missing = server.mock(|when, then| {
             when.method(GET)
                 .path(format!("/api/organizations/{ORG}/file/missing1/dl"));
@@ -195,14 +340,16 @@ impl<'a> Api<'a> {
 }
 
 /// A server on 127.0.0.1 that sends the fixture in chunked encoding, without
-/// a Content-Length, whatever the request, so the size is unknown until the end.
+/// a Content-Length, so that the size is unknown until the end. For file
+/// "huge1" it declares a Content-Length of `u64::MAX` instead, the value that
+/// the C API reserves for an unknown size.
 pub struct ChunkedServer {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
 }
 
 /// The maximum number of connections one chunked server accepts before its thread ends.
-const CHUNKED_MAX_CONNECTIONS: usize = 16;
+const CHUNKED_MAX_CONNECTIONS: usize = 64;
 
 impl ChunkedServer {
     pub fn start() -> ChunkedServer {
@@ -234,6 +381,16 @@ fn serve_chunked(mut stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
             return Ok(());
         }
         head.push(byte[0]);
+    }
+
+    if String::from_utf8_lossy(&head).contains("/file/huge1/") {
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            u64::MAX
+        )?;
+        stream.write_all(&body[..100])?;
+        return stream.flush();
     }
 
     stream.write_all(
