@@ -588,6 +588,18 @@ tallyfy_status tallyfy_client_options_set_system_trust_store(struct tallyfy_clie
                                                              bool enabled);
 
 /**
+ * Chooses whether downloads to a path or a folder are synced to stable
+ * storage (fsync of the file, then of its folder) before they count as done.
+ * Default true.
+ *
+ * With false, the rename still makes the file appear only when complete,
+ * but a power loss soon after a download may leave it empty or missing. It
+ * saves a disk flush per file.
+ */
+tallyfy_status tallyfy_client_options_set_sync_files(struct tallyfy_client_options *options,
+                                                     bool enabled);
+
+/**
  * Sends every request through this proxy, such as "http://proxy:3128" or
  * "socks5://127.0.0.1:1080".
  *

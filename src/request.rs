@@ -138,8 +138,8 @@ impl<'a> Download<'a> {
     /// Saves the file at `path`, atomically.
     ///
     /// The body streams into a temporary file in the same folder, which is
-    /// flushed, synced and renamed over `path` only after the whole body
-    /// arrived. On any failure an existing file at `path` is left unchanged
+    /// flushed, synced (unless [`crate::ClientBuilder::sync_files`] is off)
+    /// and renamed over `path` only after the whole body arrived. On any failure an existing file at `path` is left unchanged
     /// and the temporary file is removed.
     ///
     /// # Errors
@@ -151,7 +151,7 @@ impl<'a> Download<'a> {
     /// [`Error::Io`] when the folder is missing or not writable; any network
     /// or HTTP error of the download.
     pub fn to_path(self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<FileInfo, Error> {
-        let mut sink = PathSink::new(path.as_ref(), if_exists)?;
+        let mut sink = PathSink::new(path.as_ref(), if_exists, self.client.inner.sync_files)?;
         crate::transfer::run(self, &mut sink)
     }
 
@@ -167,7 +167,7 @@ impl<'a> Download<'a> {
     /// is [`NameConflict::Fail`]; [`Error::Io`] when the folder is missing or
     /// not writable; any network or HTTP error of the download.
     pub fn to_folder(self, folder: impl AsRef<Path>, on_conflict: NameConflict) -> Result<FileInfo, Error> {
-        let mut sink = FolderSink::new(folder.as_ref(), on_conflict)?;
+        let mut sink = FolderSink::new(folder.as_ref(), on_conflict, self.client.inner.sync_files)?;
         crate::transfer::run(self, &mut sink)
     }
 

@@ -133,10 +133,11 @@ pub(crate) struct PathSink {
     folder: PathBuf,
     if_exists: IfExists,
     temp: Option<NamedTempFile>,
+    sync: bool,
 }
 
 impl PathSink {
-    pub(crate) fn new(path: &Path, if_exists: IfExists) -> Result<Self, Error> {
+    pub(crate) fn new(path: &Path, if_exists: IfExists, sync: bool) -> Result<Self, Error> {
         // "out.bin/" names a folder, although Path::file_name returns "out.bin".
         let ends_with_separator = path.as_os_str().as_encoded_bytes().last() == Some(&b'/');
         if path.file_name().is_none() || ends_with_separator {
@@ -182,6 +183,7 @@ impl PathSink {
             folder,
             if_exists,
             temp: None,
+            sync,
         })
     }
 }
@@ -208,7 +210,9 @@ impl Sink for PathSink {
 
     fn finish(&mut self, _file_id: &str, _meta: &ResponseMeta) -> Result<Option<PathBuf>, Error> {
         let temp = self.temp.take().expect("finish before begin");
-        sync_temp(&temp)?;
+        if self.sync {
+            sync_temp(&temp)?;
+        }
 
         let result = match self.if_exists {
             IfExists::Replace => temp.persist(&self.path),
@@ -223,7 +227,9 @@ impl Sink for PathSink {
             }
             Err(e) => return Err(io_error("renaming the download to", &self.path, e.error)),
         }
-        sync_folder(&self.folder);
+        if self.sync {
+            sync_folder(&self.folder);
+        }
         Ok(Some(self.path.clone()))
     }
 }
@@ -236,10 +242,11 @@ pub(crate) struct FolderSink {
     /// The name taken from the first successful response. A retry keeps it,
     /// even when the server sends another name the second time.
     file_name: String,
+    sync: bool,
 }
 
 impl FolderSink {
-    pub(crate) fn new(folder: &Path, on_conflict: NameConflict) -> Result<Self, Error> {
+    pub(crate) fn new(folder: &Path, on_conflict: NameConflict, sync: bool) -> Result<Self, Error> {
         match fs::metadata(folder) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
@@ -255,6 +262,7 @@ impl FolderSink {
             on_conflict,
             temp: None,
             file_name: String::new(),
+            sync,
         })
     }
 }
@@ -280,7 +288,9 @@ impl Sink for FolderSink {
 
     fn finish(&mut self, _file_id: &str, _meta: &ResponseMeta) -> Result<Option<PathBuf>, Error> {
         let mut temp = self.temp.take().expect("finish before begin");
-        sync_temp(&temp)?;
+        if self.sync {
+            sync_temp(&temp)?;
+        }
 
         let mut number = 0;
         loop {
@@ -298,7 +308,9 @@ impl Sink for FolderSink {
             };
             match result {
                 Ok(_) => {
-                    sync_folder(&self.folder);
+                    if self.sync {
+                        sync_folder(&self.folder);
+                    }
                     self.file_name = name;
                     return Ok(Some(target));
                 }

@@ -616,3 +616,36 @@ fn folder_failures_leave_nothing() {
         assert_entries(dir.path(), &[]);
     }
 }
+
+/// With syncing off, path and folder downloads still arrive whole and
+/// leave no temporary file; only the flush to stable storage is skipped.
+// NOTE: whether fsync ran is not observable from a test; this checks that
+// the unsynced route still saves the exact bytes atomically.
+#[test]
+fn unsynced_saves_stay_exact() {
+    let body = fixture("build-unit-time.png");
+    let server = MockServer::start();
+    let mock = serve_report(&server, &body);
+    let client = builder(&server.url("/api")).sync_files(false).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let to_path = client
+        .download(FILE_ID)
+        .to_path(dir.path().join("a.png"), IfExists::Fail)
+        .unwrap();
+    let to_folder = client
+        .download(FILE_ID)
+        .to_folder(dir.path(), NameConflict::Fail)
+        .unwrap();
+
+    mock.assert_calls(2);
+    assert_eq!(read(&dir.path().join("a.png")), body, "bytes saved to a path");
+    assert_eq!(
+        read(&dir.path().join("report.pdf")),
+        body,
+        "bytes saved into a folder"
+    );
+    assert_eq!(to_path.size, body.len() as u64, "size of the path download");
+    assert_eq!(to_folder.size, body.len() as u64, "size of the folder download");
+    assert_entries(dir.path(), &["a.png", "report.pdf"]);
+}

@@ -246,6 +246,24 @@ pub extern "C" fn tallyfy_client_options_set_system_trust_store(
     )
 }
 
+/// Chooses whether downloads to a path or a folder are synced to stable
+/// storage (fsync of the file, then of its folder) before they count as done.
+/// Default true.
+///
+/// With false, the rename still makes the file appear only when complete,
+/// but a power loss soon after a download may leave it empty or missing. It
+/// saves a disk flush per file.
+#[no_mangle]
+pub extern "C" fn tallyfy_client_options_set_sync_files(
+    options: *mut tallyfy_client_options,
+    enabled: bool,
+) -> tallyfy_status {
+    set("tallyfy_client_options_set_sync_files", options, |options| {
+        options.builder = std::mem::take(&mut options.builder).sync_files(enabled);
+        Ok(())
+    })
+}
+
 /// Sends every request through this proxy, such as "http://proxy:3128" or
 /// "socks5://127.0.0.1:1080".
 ///

@@ -221,6 +221,7 @@ static void case_null_arguments(void) {
     NULL_REJECTED(tallyfy_client_options_set_ca_file(NULL, "ca.pem"), "options");
     NULL_REJECTED(tallyfy_client_options_set_ca_file(client_options, NULL), "path");
     NULL_REJECTED(tallyfy_client_options_set_system_trust_store(NULL, true), "options");
+    NULL_REJECTED(tallyfy_client_options_set_sync_files(NULL, false), "options");
     NULL_REJECTED(tallyfy_client_options_set_proxy(NULL, "http://127.0.0.1:9"), "options");
     NULL_REJECTED(tallyfy_client_options_set_proxy(client_options, NULL), "proxy");
     NULL_REJECTED(tallyfy_client_options_set_user_agent(NULL, "ua"), "options");
