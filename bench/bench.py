@@ -277,6 +277,8 @@ class Bench:
         clients = []
         for label, binary in [("tallyfy-files", self.args.rust_bin)] + self.args.extra:
             clients.append((f"{label} Rust -> path", "path", rust(binary, "path", ["--out", self.out])))
+            clients.append((f"{label} Rust -> path, no fsync", "path",
+                            rust(binary, "path-nosync", ["--out", self.out])))
             clients.append((f"{label} Rust -> buffer", "buffer", rust(binary, "buffer", ["--size", str(size)])))
         if self.args.c_bin:
             clients.append(("tallyfy-files C API -> path", "path",

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tallyfy_files::{Client, IfExists, RetryPolicy};
 
 const USAGE: &str = "\
-usage: download path|buffer --base URL --org ID --token TOKEN --ids FILE
+usage: download path|path-nosync|buffer --base URL --org ID --token TOKEN --ids FILE
                 [--ca PEM] [--out DIR] [--threads N] [--size BYTES]
        download socket --file PATH
        download raw-http --base http://HOST:PORT/PATH --org ID --token TOKEN --ids FILE
@@ -134,7 +134,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 fn run(options: &Options) -> Result<(Duration, Tally), String> {
     match options.mode.as_str() {
-        "path" => {
+        "path" | "path-nosync" => {
             let out = options.out.as_deref().ok_or("path mode needs --out")?;
             let client = build_client(options)?;
             timed_threads(options, |_| (), |_, id| save_to_path(&client, id, out))
@@ -163,7 +163,9 @@ fn build_client(options: &Options) -> Result<Client, String> {
         .org_id(options.org.as_str())
         .base_url(options.base.as_str())
         // A failed request must fail the run, not hide inside a retry.
-        .retry_policy(RetryPolicy::never());
+        .retry_policy(RetryPolicy::never())
+        // path-nosync measures the save without its fsync calls, as curl saves.
+        .sync_files(options.mode != "path-nosync");
     if let Some(ca) = &options.ca {
         builder = builder.ca_file(ca);
     }
