@@ -18,8 +18,9 @@
 #                     building packages; the files still refer to PREFIX
 #   CARGO             the cargo command (default cargo)
 #   CARGOFLAGS        extra cargo options, such as --locked or --offline
-#   CARGO_TARGET_DIR  cargo's build folder (default ./target); the environment
-#                     variable of the same name works too
+#   CAPI_TARGET_DIR   the release build's folder (default ./target/capi), kept
+#                     apart from target/release so that `make install` never
+#                     replaces the library that `cargo build --release` made
 #
 # Linux and other ELF platforms only: the SONAME is set with the -soname
 # linker option of GNU ld, gold, lld and mold.
@@ -34,7 +35,7 @@ CMAKEDIR ?= $(LIBDIR)/cmake/tallyfy_files
 DESTDIR ?=
 CARGO ?= cargo
 CARGOFLAGS ?=
-CARGO_TARGET_DIR ?= $(CURDIR)/target
+CAPI_TARGET_DIR ?= $(CURDIR)/target/capi
 INSTALL ?= install
 
 # The version of the [package] table of Cargo.toml, such as 0.1.0, without
@@ -63,7 +64,7 @@ LIBRARY := libtallyfy_files
 SONAME := $(LIBRARY).so.$(SOVERSION)
 REALNAME := $(LIBRARY).so.$(MAJOR).$(MINOR).$(PATCH)
 
-RELEASE_DIR := $(CARGO_TARGET_DIR)/release
+RELEASE_DIR := $(CAPI_TARGET_DIR)/release
 CAPI_DIR := $(RELEASE_DIR)/capi
 NATIVE_STATIC_LIBS_FILE := $(CAPI_DIR)/native-static-libs.txt
 
@@ -89,7 +90,7 @@ build:
 	@test -n "$(VERSION)" || { echo "make: no version in the [package] table of Cargo.toml" >&2; exit 1; }
 	@mkdir -p $(CAPI_DIR)
 	set -o pipefail; \
-	$(CARGO) rustc --release --lib --features capi --target-dir $(CARGO_TARGET_DIR) $(CARGOFLAGS) \
+	$(CARGO) rustc --release --lib --features capi --target-dir $(CAPI_TARGET_DIR) $(CARGOFLAGS) \
 	    -- -C link-arg=-Wl,-soname,$(SONAME) --print native-static-libs 2>&1 \
 	    | tee $(CAPI_DIR)/build.log
 	sed -n 's/^note: native-static-libs: //p' $(CAPI_DIR)/build.log | tail -n 1 > $(NATIVE_STATIC_LIBS_FILE)

@@ -747,7 +747,7 @@ fn cpp_example_downloads_to_memory() {
             "memory{link} exit status: {stderr}"
         );
         assert!(
-            stderr.contains("not found (HTTP 404)") && stderr.contains("RESOURCE_NOT_FOUND"),
+            stderr.contains("404 Not Found") && stderr.contains("RESOURCE_NOT_FOUND"),
             "memory{link}: {stderr}"
         );
     }

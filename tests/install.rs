@@ -77,7 +77,7 @@ fn make(args: &[String]) -> Output {
             .arg(manifest_dir())
             .arg(format!("CARGO={cargo}"))
             .arg(format!(
-                "CARGO_TARGET_DIR={}",
+                "CAPI_TARGET_DIR={}",
                 target.join("install-release").display()
             ))
             .args(args),

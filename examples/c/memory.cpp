@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
                   << " bytes, HTTP " << info->http_status << ", library " << tallyfy_version() << "\n";
         return 0;
     } catch (const Failure &failure) {
-        std::cerr << "memory: " << tallyfy_status_str(failure.status()) << ": " << failure.what() << "\n";
+        std::cerr << "memory: " << failure.what() << "\n";
         return 1;
     }
 }
