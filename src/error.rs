@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Detail that the Tallyfy API sent with an error status.
 ///
-/// The API answers errors with JSON such as
+/// The API reports errors as JSON such as
 /// `{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`
 /// and sometimes an `X-Request-Id` header. Every field is optional because a
 /// proxy or a storage host may answer with HTML or an empty body instead.
@@ -51,15 +51,15 @@ impl ApiErrorDetail {
 pub enum ErrorKind {
     /// A caller-supplied value was rejected before any request was sent.
     InvalidArgument = 1,
-    /// The server answered 401: the access token is missing, invalid or expired.
+    /// The server returned 401: the access token is missing, invalid or expired.
     Unauthorized = 2,
-    /// The server answered 403: the token has no access to this file.
+    /// The server returned 403: the token has no access to this file.
     Forbidden = 3,
-    /// The server answered 404: no such file in this organization.
+    /// The server returned 404: no such file in this organization.
     NotFound = 4,
-    /// The server answered 429: too many requests.
+    /// The server returned 429: too many requests.
     RateLimited = 5,
-    /// The server answered another non-success status.
+    /// The server returned another non-success status.
     HttpStatus = 6,
     /// A connect, stall or overall timeout expired.
     Timeout = 7,
@@ -89,7 +89,7 @@ pub enum ErrorKind {
 
 /// Every way a download can fail.
 ///
-/// Messages say what failed, for which file ID and what to do next. They never
+/// Messages state what failed, for which file ID and what to do next. They never
 /// contain the access token: server-sent text is scrubbed of it before it is
 /// stored here.
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +99,9 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    /// The server answered 401.
+    /// The server returned 401.
     #[error(
-        "download of file '{file_id}' failed: the server answered 401 Unauthorized{}; check that the access token is valid and not expired",
+        "download of file '{file_id}' failed: the server returned 401 Unauthorized{}; check that the access token is valid and not expired",
         .detail.summary()
     )]
     Unauthorized {
@@ -111,9 +111,9 @@ pub enum Error {
         detail: ApiErrorDetail,
     },
 
-    /// The server answered 403.
+    /// The server returned 403.
     #[error(
-        "download of file '{file_id}' failed: the server answered 403 Forbidden{}; check that the token's user can see this file in this organization",
+        "download of file '{file_id}' failed: the server returned 403 Forbidden{}; check that the token's user can see this file in this organization",
         .detail.summary()
     )]
     Forbidden {
@@ -123,9 +123,9 @@ pub enum Error {
         detail: ApiErrorDetail,
     },
 
-    /// The server answered 404.
+    /// The server returned 404.
     #[error(
-        "download of file '{file_id}' failed: the server answered 404 Not Found{}; check the file ID and the organization ID",
+        "download of file '{file_id}' failed: the server returned 404 Not Found{}; check the file ID and the organization ID",
         .detail.summary()
     )]
     NotFound {
@@ -135,9 +135,9 @@ pub enum Error {
         detail: ApiErrorDetail,
     },
 
-    /// The server answered 429.
+    /// The server returned 429.
     #[error(
-        "download of file '{file_id}' failed: the server answered 429 Too Many Requests{}; retry after {}",
+        "download of file '{file_id}' failed: the server returned 429 Too Many Requests{}; retry after {}",
         .detail.summary(),
         retry_after_text(.retry_after)
     )]
@@ -150,9 +150,9 @@ pub enum Error {
         detail: ApiErrorDetail,
     },
 
-    /// The server answered another non-success status.
+    /// The server returned another non-success status.
     #[error(
-        "download of file '{file_id}' failed: the server answered HTTP {}{}",
+        "download of file '{file_id}' failed: the server returned HTTP {}{}",
         .detail.status,
         .detail.summary()
     )]

@@ -339,7 +339,7 @@ fn open(
                 .and_then(|value| value.to_str().ok())
                 .ok_or_else(|| Error::RedirectRefused {
                     file_id: file_id.to_string(),
-                    reason: format!("the server answered {status} without a usable Location header"),
+                    reason: format!("the server returned {status} without a usable Location header"),
                 })?;
             // A hostile server may echo the token into the location, which
             // must reach neither the error nor the log.
