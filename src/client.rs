@@ -262,10 +262,11 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for a missing or malformed token, an
-    /// organization ID that [`crate::validate_id`] rejects, a base URL that is
-    /// not an absolute `http` or `https` URL, a malformed header value or proxy,
-    /// or a CA file with no certificate; [`Error::Io`] when the CA file cannot be read.
+    /// - [`Error::InvalidArgument`] for a missing or malformed token, an
+    ///   organization ID that [`crate::validate_id`] rejects, a base URL that
+    ///   is not an absolute `http` or `https` URL, a malformed header value or
+    ///   proxy, or a CA file with no certificate.
+    /// - [`Error::Io`] when the CA file cannot be read.
     pub fn build(self) -> Result<Client, Error> {
         let token = self
             .token

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// The API reports errors as JSON such as
 /// `{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`
 /// and sometimes an `X-Request-Id` header. Every field is optional because a
-/// proxy or a storage host may answer with HTML or an empty body instead.
+/// proxy or a storage host may return HTML or an empty body instead.
 /// Control characters in the server's text are replaced by spaces, and the
 /// access token by `<redacted>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub enum Error {
     Unauthorized {
         /// The file being downloaded.
         file_id: String,
-        /// What the API said.
+        /// The API's error detail.
         detail: ApiErrorDetail,
     },
 
@@ -119,7 +119,7 @@ pub enum Error {
     Forbidden {
         /// The file being downloaded.
         file_id: String,
-        /// What the API said.
+        /// The API's error detail.
         detail: ApiErrorDetail,
     },
 
@@ -131,7 +131,7 @@ pub enum Error {
     NotFound {
         /// The file being downloaded.
         file_id: String,
-        /// What the API said.
+        /// The API's error detail.
         detail: ApiErrorDetail,
     },
 
@@ -146,7 +146,7 @@ pub enum Error {
         file_id: String,
         /// The wait that `Retry-After` asked for, when it was sent and valid.
         retry_after: Option<Duration>,
-        /// What the API said.
+        /// The API's error detail.
         detail: ApiErrorDetail,
     },
 
@@ -159,7 +159,7 @@ pub enum Error {
     HttpStatus {
         /// The file being downloaded.
         file_id: String,
-        /// The status and what the API said.
+        /// The status and the API's error detail.
         detail: ApiErrorDetail,
     },
 
@@ -168,7 +168,7 @@ pub enum Error {
     Timeout {
         /// The file being downloaded.
         file_id: String,
-        /// Which timeout expired, such as "connecting" or "waiting for data".
+        /// The phase that timed out, such as "connecting" or "waiting for data".
         what: String,
     },
 
@@ -177,7 +177,7 @@ pub enum Error {
     Connection {
         /// The file being downloaded.
         file_id: String,
-        /// What went wrong.
+        /// The cause of the failure.
         message: String,
     },
 
@@ -186,7 +186,7 @@ pub enum Error {
     Tls {
         /// The file being downloaded.
         file_id: String,
-        /// What went wrong.
+        /// The cause of the failure.
         message: String,
     },
 
@@ -242,7 +242,7 @@ pub enum Error {
     /// A local file-system operation failed.
     #[error("{action} '{}' failed: {source}", .path.display())]
     Io {
-        /// What the library was doing, such as "creating a temporary file in".
+        /// The operation that failed, such as "creating a temporary file in".
         action: &'static str,
         /// The file or folder involved.
         path: PathBuf,
@@ -263,7 +263,7 @@ pub enum Error {
     RedirectRefused {
         /// The file being downloaded.
         file_id: String,
-        /// Why the redirect was refused.
+        /// The reason the redirect was rejected.
         reason: String,
     },
 
@@ -282,7 +282,7 @@ pub enum Error {
     Protocol {
         /// The file being downloaded.
         file_id: String,
-        /// What was wrong with the response.
+        /// The defect in the response.
         message: String,
     },
 }

@@ -139,17 +139,18 @@ impl<'a> Download<'a> {
     ///
     /// The body streams into a temporary file in the same folder, which is
     /// flushed, synced (unless [`crate::ClientBuilder::sync_files`] is off)
-    /// and renamed over `path` only after the whole body arrived. On any failure an existing file at `path` is left unchanged
-    /// and the temporary file is removed.
+    /// and renamed over `path` only after the whole body arrived. On any
+    /// failure an existing file at `path` is left unchanged and the temporary
+    /// file is removed.
     ///
     /// # Errors
     ///
-    /// [`Error::DestinationExists`] when `path` exists and `if_exists` is
-    /// [`IfExists::Fail`] (checked before the request and again at the
-    /// rename); [`Error::InvalidArgument`] when `path` is a folder, or a
-    /// device, FIFO or socket that [`IfExists::Replace`] would destroy;
-    /// [`Error::Io`] when the folder is missing or not writable; any network
-    /// or HTTP error of the download.
+    /// - [`Error::DestinationExists`] when `path` exists and `if_exists` is
+    ///   [`IfExists::Fail`], checked before the request and again at the rename.
+    /// - [`Error::InvalidArgument`] when `path` is a folder, or a device, FIFO
+    ///   or socket that [`IfExists::Replace`] would destroy.
+    /// - [`Error::Io`] when the folder is missing or not writable.
+    /// - Any network or HTTP error of the download.
     pub fn to_path(self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<FileInfo, Error> {
         let mut sink = PathSink::new(path.as_ref(), if_exists, self.client.inner.sync_files)?;
         crate::transfer::run(self, &mut sink)
@@ -163,9 +164,10 @@ impl<'a> Download<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::DestinationExists`] when the name is taken and `on_conflict`
-    /// is [`NameConflict::Fail`]; [`Error::Io`] when the folder is missing or
-    /// not writable; any network or HTTP error of the download.
+    /// - [`Error::DestinationExists`] when the name is taken and `on_conflict`
+    ///   is [`NameConflict::Fail`].
+    /// - [`Error::Io`] when the folder is missing or not writable.
+    /// - Any network or HTTP error of the download.
     pub fn to_folder(self, folder: impl AsRef<Path>, on_conflict: NameConflict) -> Result<FileInfo, Error> {
         let mut sink = FolderSink::new(folder.as_ref(), on_conflict, self.client.inner.sync_files)?;
         crate::transfer::run(self, &mut sink)

@@ -8,21 +8,21 @@ use std::time::{Duration, SystemTime};
 ///
 /// A download is retried only for transient failures (see
 /// [`crate::Error::is_transient`]): 429, 502, 503 and 504 statuses, timeouts,
-/// failed or reset connections and truncated bodies. A 429 waits as its
-/// `Retry-After` header says; the others back off exponentially with ±20 %
-/// jitter.
+/// failed or reset connections and truncated bodies. A 429 waits for the time
+/// its `Retry-After` header gives. The others back off exponentially with
+/// ±20 % jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// The most attempts in all, the first included. 1 turns retries off. Default 4.
+    /// The maximum number of attempts, the first included. 1 turns retries off. Default 4.
     pub max_attempts: u32,
-    /// The wait before the first retry; it doubles for each later one. Default 0.5 s.
+    /// The wait before the first retry, doubled for each later one. Default 0.5 s.
     pub initial_backoff: Duration,
-    /// The longest back-off between two attempts. Default 8 s.
+    /// The maximum back-off between two attempts. Default 8 s.
     pub max_backoff: Duration,
-    /// The longest single wait accepted, `Retry-After` included. A server that
-    /// asks for a longer wait makes the download fail at once. Default 30 s.
+    /// The maximum single wait, `Retry-After` included. A server that requests
+    /// a longer wait makes the download fail at once. Default 30 s.
     pub max_wait: Duration,
-    /// The most time spent waiting between attempts, added up. Default 60 s.
+    /// The maximum total time spent waiting between attempts. Default 60 s.
     pub max_total_wait: Duration,
 }
 
@@ -39,7 +39,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// A policy that never retries.
+    /// Returns a policy that never retries.
     pub fn never() -> Self {
         RetryPolicy {
             max_attempts: 1,

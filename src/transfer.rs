@@ -385,10 +385,9 @@ fn status_error(client: &ClientInner, file_id: &str, response: &mut Response<Bod
         .take(MAX_ERROR_BODY)
         .read_to_end(&mut body);
 
-    // Control characters in the server's text become spaces before the
-    // token is scrubbed: C strings cannot hold a NUL and drop it, which would
-    // join a token that the server split with one, and escape sequences must
-    // not reach a terminal that prints the message.
+    // Control characters in the server's text become spaces before the token
+    // is scrubbed. The C layer drops NULs, which would rejoin a token that the
+    // server split with one, and escape sequences must not reach a terminal.
     let scrub = |text: String| {
         let flat: String = text
             .chars()
